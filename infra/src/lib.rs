@@ -1,0 +1,5 @@
+//! `scimctl`: the local SCIM server and the administration commands. SCIM semantics live in
+//! `scim-shared`; this crate only adapts HTTP and the command line to it.
+
+pub mod server;
+pub mod store_url;

@@ -1,0 +1,116 @@
+//! The local HTTP server: plays API Gateway and the authorizer in front of the shared service.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, HeaderValue, Response, StatusCode, header};
+use scim_shared::ScimError;
+use scim_shared::http::{Method, ScimRequest, ScimResponse};
+use scim_shared::service::Service;
+use tokio::net::TcpListener;
+
+/// Where the API is mounted.
+pub const BASE_PATH: &str = "/scim/v2";
+
+#[derive(Debug, Clone)]
+struct AppState {
+    service: Arc<Service>,
+    /// Public base URL (e.g. behind a proxy); derived from the Host header when unset.
+    public_url: Option<String>,
+}
+
+/// The application: every path goes through one handler, which the shared router dispatches.
+pub fn app(service: Arc<Service>, public_url: Option<String>) -> Router {
+    Router::new().fallback(handle).with_state(AppState { service, public_url })
+}
+
+/// Serves until `shutdown` completes, then finishes the requests in flight.
+pub async fn serve(
+    listener: TcpListener,
+    app: Router,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, app).with_graceful_shutdown(shutdown).await
+}
+
+/// The Tenant URL for a listening address.
+pub fn tenant_url(addr: SocketAddr) -> String {
+    format!("http://{addr}{BASE_PATH}")
+}
+
+fn header_str<'h>(headers: &'h HeaderMap, name: header::HeaderName) -> Option<&'h str> {
+    headers.get(name).and_then(|v| v.to_str().ok())
+}
+
+async fn handle(State(state): State<AppState>, request: Request) -> Response<Body> {
+    match to_scim(&state, request).await {
+        Ok((tenant, req)) => into_response(&state.service.handle(&tenant, &req).await.response),
+        Err(e) => into_response(&ScimResponse::error(&e)),
+    }
+}
+
+/// Authenticates and translates an HTTP request into the core request.
+async fn to_scim(state: &AppState, request: Request) -> Result<(String, ScimRequest), ScimError> {
+    let (parts, body) = request.into_parts();
+    let path = parts
+        .uri
+        .path()
+        .strip_prefix(BASE_PATH)
+        .filter(|p| p.is_empty() || p.starts_with('/'))
+        .ok_or_else(|| ScimError::NotFound(format!("the SCIM API is under {BASE_PATH}")))?
+        .to_string();
+    let tenant = state
+        .service
+        .authenticate(header_str(&parts.headers, header::AUTHORIZATION))
+        .await?;
+    let method = Method::parse(parts.method.as_str())
+        .ok_or_else(|| ScimError::MethodNotAllowed(format!("{} is not supported", parts.method)))?;
+    let limit = state.service.limits().max_payload_bytes;
+    let body = axum::body::to_bytes(body, limit + 1)
+        .await
+        .map_err(|_| ScimError::PayloadTooLarge(format!("the request body exceeds maxPayloadSize ({limit} bytes)")))?;
+    let query = parts
+        .uri
+        .query()
+        .map(|q| form_urlencoded_pairs(q))
+        .unwrap_or_default();
+    let base_url = match &state.public_url {
+        Some(u) => u.trim_end_matches('/').to_string(),
+        None => {
+            let host = header_str(&parts.headers, header::HOST).unwrap_or("localhost");
+            format!("http://{host}{BASE_PATH}")
+        }
+    };
+    let mut req = ScimRequest::new(method, path, base_url);
+    req.query = query;
+    req.if_match = header_str(&parts.headers, header::IF_MATCH).map(str::to_string);
+    req.if_none_match = header_str(&parts.headers, header::IF_NONE_MATCH).map(str::to_string);
+    req.body = body.to_vec();
+    Ok((tenant, req))
+}
+
+fn form_urlencoded_pairs(q: &str) -> Vec<(String, String)> {
+    axum::extract::Query::<Vec<(String, String)>>::try_from_uri(
+        &format!("/?{q}").parse().unwrap_or_default(),
+    )
+    .map(|axum::extract::Query(v)| v)
+    .unwrap_or_default()
+}
+
+fn into_response(r: &ScimResponse) -> Response<Body> {
+    let mut response = Response::new(Body::from(r.body_bytes()));
+    *response.status_mut() = StatusCode::from_u16(r.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let headers = response.headers_mut();
+    for (name, value) in r.headers() {
+        if let Ok(v) = HeaderValue::from_str(&value) {
+            headers.insert(name, v);
+        }
+    }
+    if r.status == 401 {
+        headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer realm=\"SCIM\""));
+    }
+    response
+}

@@ -1,0 +1,33 @@
+//! Timestamps as SCIM writes them: RFC 3339 in UTC with millisecond precision.
+
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+
+/// Now, truncated to milliseconds so that stored and returned timestamps agree.
+pub fn now() -> OffsetDateTime {
+    let t = OffsetDateTime::now_utc();
+    t.replace_millisecond(t.millisecond()).unwrap_or(t)
+}
+
+/// Formats a timestamp as RFC 3339 (`2026-11-23T09:00:00.123Z`).
+pub fn format(t: OffsetDateTime) -> String {
+    t.format(&Rfc3339).unwrap_or_default()
+}
+
+/// Parses an RFC 3339 / xsd:dateTime value.
+pub fn parse_datetime(s: &str) -> Option<OffsetDateTime> {
+    OffsetDateTime::parse(s, &Rfc3339).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trips_rfc3339() {
+        let t = now();
+        assert_eq!(parse_datetime(&format(t)), Some(t));
+        assert!(parse_datetime("2011-05-13T04:42:34Z").is_some());
+        assert!(parse_datetime("yesterday").is_none());
+    }
+}

@@ -1,0 +1,19 @@
+//! The SCIM 2.0 core shared by every entry point: the local server, the Lambda functions and the
+//! tests. Entry points translate their request type into [`http::ScimRequest`], call
+//! [`service::Service::handle`], and translate the [`http::ScimResponse`] back.
+
+pub mod clock;
+pub mod error;
+pub mod filter;
+pub mod http;
+pub mod keys;
+pub mod ops;
+pub mod patch;
+pub mod resource;
+pub mod router;
+pub mod schema;
+pub mod service;
+pub mod store;
+pub mod tenant;
+
+pub use error::{ScimError, ScimResult};

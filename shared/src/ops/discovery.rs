@@ -1,0 +1,77 @@
+//! Discovery endpoints (RFC 7644 §4): generated from the schema registry and the limits.
+
+use serde_json::{Value, json};
+
+use super::Ctx;
+use super::list::LIST_RESPONSE_SCHEMA;
+use crate::error::{ScimError, ScimResult};
+use crate::http::ScimResponse;
+use crate::schema::REGISTRY;
+
+const SPC_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:ServiceProviderConfig";
+
+fn list_response(resources: Vec<Value>) -> ScimResponse {
+    ScimResponse::json(
+        200,
+        json!({
+            "schemas": [LIST_RESPONSE_SCHEMA],
+            "totalResults": resources.len(),
+            "startIndex": 1,
+            "itemsPerPage": resources.len(),
+            "Resources": resources,
+        }),
+    )
+}
+
+/// GET /ServiceProviderConfig: states only what this service does.
+pub fn service_provider_config(ctx: &Ctx<'_>) -> ScimResponse {
+    ScimResponse::json(
+        200,
+        json!({
+            "schemas": [SPC_SCHEMA],
+            "documentationUri": "https://github.com/scim-serverless/scim-serverless#readme",
+            "patch": {"supported": true},
+            "bulk": {"supported": false, "maxOperations": 0, "maxPayloadSize": ctx.limits.max_payload_bytes},
+            "filter": {"supported": true, "maxResults": ctx.limits.max_results},
+            "changePassword": {"supported": false},
+            "sort": {"supported": true},
+            "etag": {"supported": true},
+            "authenticationSchemes": [{
+                "type": "oauthbearertoken",
+                "name": "Bearer token",
+                "description": "The tenant's Secret Token in an 'Authorization: Bearer' header.",
+                "primary": true,
+            }],
+            "meta": {
+                "resourceType": "ServiceProviderConfig",
+                "location": format!("{}/ServiceProviderConfig", ctx.base_url),
+            },
+        }),
+    )
+}
+
+/// GET /Schemas
+pub fn schemas(ctx: &Ctx<'_>) -> ScimResponse {
+    list_response(REGISTRY.all_schemas().iter().map(|s| s.to_resource(ctx.base_url)).collect())
+}
+
+/// GET /Schemas/{id}
+pub fn schema(ctx: &Ctx<'_>, id: &str) -> ScimResult<ScimResponse> {
+    let s = REGISTRY.schema(id).ok_or_else(|| ScimError::NotFound(format!("schema '{id}' not found")))?;
+    Ok(ScimResponse::json(200, s.to_resource(ctx.base_url)))
+}
+
+/// GET /ResourceTypes
+pub fn resource_types(ctx: &Ctx<'_>) -> ScimResponse {
+    list_response(REGISTRY.resource_types().iter().map(|r| r.to_resource(ctx.base_url)).collect())
+}
+
+/// GET /ResourceTypes/{id}
+pub fn resource_type(ctx: &Ctx<'_>, id: &str) -> ScimResult<ScimResponse> {
+    let rt = REGISTRY
+        .resource_types()
+        .into_iter()
+        .find(|r| r.name.eq_ignore_ascii_case(id))
+        .ok_or_else(|| ScimError::NotFound(format!("resource type '{id}' not found")))?;
+    Ok(ScimResponse::json(200, rt.to_resource(ctx.base_url)))
+}

@@ -1,0 +1,324 @@
+//! Listing and searching: GET on a resource endpoint and POST `/.search` (RFC 7644 §3.4.2, §3.4.3).
+//!
+//! Equality filters on `id`, `userName`, `externalId` and group `displayName` are answered by key
+//! lookups. Without a filter or sort, pages are read from the per-tenant listing index and the
+//! total comes from the tenant's counter. Any other filter reads the listing index page by page,
+//! at most `max_filter_scan` resources, and answers 400 tooMany above that bound.
+
+use std::cmp::Ordering;
+
+use serde_json::{Value, json};
+
+use super::Ctx;
+use super::resources::{derived, load};
+use super::stored::Stored;
+use crate::error::{ScimError, ScimResult};
+use crate::filter::{self, CompareOp, Filter};
+use crate::http::{ScimRequest, ScimResponse};
+use crate::keys::{self, Unique};
+use crate::resource::Projection;
+use crate::schema::{AttrPath, ResourceKind, ResourceType};
+use crate::store::{Index, Query};
+
+pub const LIST_RESPONSE_SCHEMA: &str = "urn:ietf:params:scim:api:messages:2.0:ListResponse";
+pub const SEARCH_REQUEST_SCHEMA: &str = "urn:ietf:params:scim:api:messages:2.0:SearchRequest";
+
+/// Page size when reading the listing index.
+const INDEX_PAGE: usize = 1000;
+
+/// A list or search request, whichever way it arrived.
+#[derive(Debug, Clone)]
+struct ListParams {
+    filter: Option<Filter>,
+    sort_by: Option<AttrPath>,
+    descending: bool,
+    /// 1-based.
+    start_index: usize,
+    count: usize,
+    projection: Projection,
+    /// `attributes` named explicitly (derived multi-valued attributes are listed only then).
+    explicit: bool,
+}
+
+impl ListParams {
+    fn new(
+        ctx: &Ctx<'_>,
+        filter: Option<&str>,
+        sort_by: Option<&str>,
+        sort_order: Option<&str>,
+        start_index: Option<i64>,
+        count: Option<i64>,
+        projection: Projection,
+    ) -> ScimResult<ListParams> {
+        let filter = match filter.map(str::trim).filter(|f| !f.is_empty()) {
+            Some(f) => Some(filter::parse(f)?),
+            None => None,
+        };
+        let sort_by = match sort_by.filter(|s| !s.is_empty()) {
+            Some(s) => Some(AttrPath::parse(s).ok_or_else(|| ScimError::InvalidValue(format!("invalid sortBy '{s}'")))?),
+            None => None,
+        };
+        let descending = match sort_order.map(str::to_ascii_lowercase).as_deref() {
+            None | Some("") | Some("ascending") => false,
+            Some("descending") => true,
+            Some(other) => return Err(ScimError::InvalidValue(format!("sortOrder must be ascending or descending, not '{other}'"))),
+        };
+        // RFC 7644 §3.4.2.4: startIndex < 1 is read as 1; a negative count as 0.
+        let start_index = start_index.unwrap_or(1).max(1) as usize;
+        let count = count.unwrap_or(100).clamp(0, ctx.limits.max_results as i64) as usize;
+        let explicit = !projection.attributes.is_empty();
+        Ok(ListParams { filter, sort_by, descending, start_index, count, projection, explicit })
+    }
+
+    fn from_query(ctx: &Ctx<'_>, req: &ScimRequest) -> ScimResult<ListParams> {
+        let int = |name: &str| -> ScimResult<Option<i64>> {
+            req.param(name)
+                .map(|v| v.trim().parse::<i64>().map_err(|_| ScimError::InvalidValue(format!("{name} must be an integer"))))
+                .transpose()
+        };
+        Self::new(
+            ctx,
+            req.param("filter"),
+            req.param("sortBy"),
+            req.param("sortOrder"),
+            int("startIndex")?,
+            int("count")?,
+            Projection::new(req.param("attributes"), req.param("excludedAttributes")),
+        )
+    }
+
+    fn from_search(ctx: &Ctx<'_>, body: &Value) -> ScimResult<ListParams> {
+        let schemas_ok = body
+            .get("schemas")
+            .and_then(Value::as_array)
+            .is_some_and(|s| s.iter().any(|v| v.as_str().is_some_and(|s| s.eq_ignore_ascii_case(SEARCH_REQUEST_SCHEMA))));
+        if !schemas_ok {
+            return Err(ScimError::InvalidSyntax(format!("a search request must list the schema {SEARCH_REQUEST_SCHEMA}")));
+        }
+        let text = |name: &str| -> ScimResult<Option<String>> {
+            match body.get(name) {
+                None | Some(Value::Null) => Ok(None),
+                Some(Value::String(s)) => Ok(Some(s.clone())),
+                Some(Value::Array(items)) => Ok(Some(
+                    items.iter().filter_map(Value::as_str).collect::<Vec<_>>().join(","),
+                )),
+                Some(_) => Err(ScimError::InvalidValue(format!("'{name}' has the wrong type"))),
+            }
+        };
+        let int = |name: &str| -> ScimResult<Option<i64>> {
+            match body.get(name) {
+                None | Some(Value::Null) => Ok(None),
+                Some(v) => v.as_i64().map(Some).ok_or_else(|| ScimError::InvalidValue(format!("'{name}' must be an integer"))),
+            }
+        };
+        let attributes = text("attributes")?;
+        let excluded = text("excludedAttributes")?;
+        Self::new(
+            ctx,
+            text("filter")?.as_deref(),
+            text("sortBy")?.as_deref(),
+            text("sortOrder")?.as_deref(),
+            int("startIndex")?,
+            int("count")?,
+            Projection::new(attributes.as_deref(), excluded.as_deref()),
+        )
+    }
+}
+
+/// GET /Users, GET /Groups.
+pub async fn list(ctx: &Ctx<'_>, kind: ResourceKind, req: &ScimRequest) -> ScimResult<ScimResponse> {
+    let params = ListParams::from_query(ctx, req)?;
+    respond(ctx, &[kind], &params).await
+}
+
+/// POST /Users/.search, /Groups/.search, /.search (all resource types when `kind` is None).
+pub async fn search(ctx: &Ctx<'_>, kind: Option<ResourceKind>, req: &ScimRequest) -> ScimResult<ScimResponse> {
+    let params = ListParams::from_search(ctx, &req.json()?)?;
+    let kinds: &[ResourceKind] = match kind {
+        Some(ResourceKind::User) => &[ResourceKind::User],
+        Some(ResourceKind::Group) => &[ResourceKind::Group],
+        None => &[ResourceKind::User, ResourceKind::Group],
+    };
+    respond(ctx, kinds, &params).await
+}
+
+async fn respond(ctx: &Ctx<'_>, kinds: &[ResourceKind], params: &ListParams) -> ScimResult<ScimResponse> {
+    let mut total = 0;
+    let mut page: Vec<Stored> = Vec::new();
+    // Offset into the concatenation of the kinds' results.
+    let mut skip = params.start_index - 1;
+    for &kind in kinds {
+        let rt = ResourceType::of(kind);
+        if let Some(f) = &params.filter {
+            // An attribute unknown to one resource type of a root search matches nothing there.
+            if f.validate(rt).is_err() {
+                if kinds.len() == 1 {
+                    f.validate(rt)?;
+                }
+                continue;
+            }
+        }
+        let want = params.count.saturating_sub(page.len());
+        let (n, items) = select(ctx, kind, params, skip, want).await?;
+        skip = skip.saturating_sub(n);
+        total += n;
+        page.extend(items);
+    }
+    let mut resources = Vec::with_capacity(page.len());
+    for stored in &page {
+        let d = if params.explicit { derived(ctx, stored, &params.projection).await? } else { None };
+        resources.push(stored.render(ctx, d.as_ref().map(|(n, v)| (*n, v.clone())), &params.projection));
+    }
+    Ok(ScimResponse::json(
+        200,
+        json!({
+            "schemas": [LIST_RESPONSE_SCHEMA],
+            "totalResults": total,
+            "startIndex": params.start_index,
+            "itemsPerPage": resources.len(),
+            "Resources": resources,
+        }),
+    ))
+}
+
+/// The total number of matches of one kind, and the page `[skip, skip + count)` of them.
+async fn select(
+    ctx: &Ctx<'_>,
+    kind: ResourceKind,
+    params: &ListParams,
+    skip: usize,
+    count: usize,
+) -> ScimResult<(usize, Vec<Stored>)> {
+    let rt = ResourceType::of(kind);
+    if let Some((unique, value)) = params.filter.as_ref().and_then(|f| key_lookup(kind, f)) {
+        let found = lookup(ctx, kind, unique, &value).await?;
+        let matches: Vec<Stored> = found
+            .into_iter()
+            .filter(|s| params.filter.as_ref().is_none_or(|f| f.matches(rt, &s.doc)))
+            .collect();
+        let n = matches.len();
+        return Ok((n, matches.into_iter().skip(skip).take(count).collect()));
+    }
+    if params.filter.is_none() && params.sort_by.is_none() {
+        let total = ctx.store.get(&keys::counter(ctx.tenant, kind)).await?.map_or(0, |i| i.count.max(0) as usize);
+        if count == 0 || skip >= total {
+            return Ok((total, Vec::new()));
+        }
+        let items = read_listing(ctx, kind, skip, count).await?;
+        return Ok((total, items));
+    }
+    let mut matches = scan(ctx, kind, params.filter.as_ref()).await?;
+    if let Some(path) = &params.sort_by {
+        sort(rt, path, params.descending, &mut matches);
+    }
+    let n = matches.len();
+    Ok((n, matches.into_iter().skip(skip).take(count).collect()))
+}
+
+/// Which unique-attribute lookup answers a filter: a top-level `eq`, or one side of an `and`.
+fn key_lookup(kind: ResourceKind, f: &Filter) -> Option<(Option<Unique>, String)> {
+    match f {
+        Filter::Compare { path, op: CompareOp::Eq, value: Value::String(v) } if path.sub.is_none() => {
+            let rt = ResourceType::of(kind);
+            if path.schema.as_deref().is_some_and(|s| !s.eq_ignore_ascii_case(rt.schema.id)) {
+                return None;
+            }
+            if path.name.eq_ignore_ascii_case("id") {
+                return Some((None, v.clone()));
+            }
+            Unique::of(kind)
+                .into_iter()
+                .find(|u| u.attribute().eq_ignore_ascii_case(&path.name))
+                .map(|u| (Some(u), v.clone()))
+        }
+        Filter::And(a, b) => key_lookup(kind, a).or_else(|| key_lookup(kind, b)),
+        _ => None,
+    }
+}
+
+/// Resolves a unique value (or an id, when `unique` is None) to the resource holding it.
+async fn lookup(ctx: &Ctx<'_>, kind: ResourceKind, unique: Option<Unique>, value: &str) -> ScimResult<Vec<Stored>> {
+    let id = match unique {
+        None => value.to_string(),
+        Some(u) => match ctx.store.get(&u.marker(ctx.tenant, value)).await? {
+            Some(marker) => match serde_json::from_str::<Value>(&marker.body).ok().and_then(|b| b["id"].as_str().map(str::to_string)) {
+                Some(id) => id,
+                None => return Ok(Vec::new()),
+            },
+            None => return Ok(Vec::new()),
+        },
+    };
+    match load(ctx, kind, &id).await {
+        Ok(s) => Ok(vec![s]),
+        Err(ScimError::NotFound(_)) => Ok(Vec::new()),
+        Err(e) => Err(e),
+    }
+}
+
+/// Reads `count` resources after skipping `skip`, in listing (creation) order.
+async fn read_listing(ctx: &Ctx<'_>, kind: ResourceKind, mut skip: usize, count: usize) -> ScimResult<Vec<Stored>> {
+    let mut q = Query::new(Index::Gsi1, keys::listing(ctx.tenant, kind), "", INDEX_PAGE);
+    let mut out = Vec::with_capacity(count);
+    loop {
+        q.limit = (skip + count - out.len()).min(INDEX_PAGE);
+        let page = ctx.store.query(&q).await?;
+        for item in &page.items {
+            if skip > 0 {
+                skip -= 1;
+            } else if out.len() < count {
+                out.push(Stored::from_item(kind, item)?);
+            }
+        }
+        match page.next {
+            Some(n) if out.len() < count => q.start_after = Some(n),
+            _ => return Ok(out),
+        }
+    }
+}
+
+/// Every resource of a kind that matches, reading at most `max_filter_scan` of them.
+async fn scan(ctx: &Ctx<'_>, kind: ResourceKind, filter: Option<&Filter>) -> ScimResult<Vec<Stored>> {
+    let rt = ResourceType::of(kind);
+    let mut q = Query::new(Index::Gsi1, keys::listing(ctx.tenant, kind), "", INDEX_PAGE);
+    let mut out = Vec::new();
+    let mut seen = 0;
+    loop {
+        let page = ctx.store.query(&q).await?;
+        seen += page.items.len();
+        if seen > ctx.limits.max_filter_scan {
+            return Err(ScimError::TooMany(format!(
+                "this filter would examine more than {} resources; filter by id, userName, externalId or displayName with eq",
+                ctx.limits.max_filter_scan
+            )));
+        }
+        for item in &page.items {
+            let stored = Stored::from_item(kind, item)?;
+            if filter.is_none_or(|f| f.matches(rt, &stored.doc)) {
+                out.push(stored);
+            }
+        }
+        match page.next {
+            Some(n) => q.start_after = Some(n),
+            None => return Ok(out),
+        }
+    }
+}
+
+/// Sorts by an attribute (RFC 7644 §3.4.2.3): resources without a value sort last either way.
+fn sort(rt: &ResourceType, path: &AttrPath, descending: bool, items: &mut [Stored]) {
+    let Some(resolved) = rt.resolve(path) else { return };
+    let attr = resolved.target();
+    items.sort_by(|a, b| {
+        let va = filter::values_at(rt, &a.doc, path).into_iter().next();
+        let vb = filter::values_at(rt, &b.doc, path).into_iter().next();
+        match (va, vb) {
+            (Some(x), Some(y)) => {
+                let o = filter::compare_values(attr, x, y).unwrap_or(Ordering::Equal);
+                if descending { o.reverse() } else { o }
+            }
+            (Some(_), None) => Ordering::Less,
+            (None, Some(_)) => Ordering::Greater,
+            (None, None) => Ordering::Equal,
+        }
+    });
+}

@@ -1,0 +1,304 @@
+//! Group membership as edge items (one per member; docs/table-design.md): adding or removing k
+//! members costs O(k) store operations whatever the group size.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde_json::{Value, json};
+
+use super::Ctx;
+use super::stored::reference;
+use crate::error::{ScimError, ScimResult};
+use crate::filter::{CompareOp, Filter, parse_patch_path};
+use crate::keys;
+use crate::patch::{OpKind, PatchOp};
+use crate::schema::{GROUP, ResourceKind};
+use crate::store::{Condition, Index, Item, Key, MAX_BATCH_GET, Query, Write};
+
+/// Page size for reading a group's edges.
+const EDGE_PAGE: usize = 1000;
+
+/// One change to a group's member set, in request order.
+#[derive(Debug, Clone)]
+pub enum MemberChange {
+    Add(Vec<String>),
+    Remove(Vec<String>),
+    RemoveWhere(Filter),
+    RemoveAll,
+}
+
+/// Splits PATCH operations into those on the group document and those on `members`.
+pub fn split_ops(ops: Vec<PatchOp>) -> ScimResult<(Vec<PatchOp>, Vec<MemberChange>)> {
+    let mut doc_ops = Vec::new();
+    let mut changes = Vec::new();
+    for op in ops {
+        match &op.path {
+            Some(path) if targets_members(path) => changes.extend(member_changes(&op, path)?),
+            Some(_) => doc_ops.push(op),
+            None => {
+                let mut op = op;
+                if let Some(Value::Object(obj)) = &mut op.value {
+                    let key = obj.keys().find(|k| k.eq_ignore_ascii_case("members")).cloned();
+                    if let Some(v) = key.and_then(|k| obj.remove(&k)) {
+                        let ids = member_ids(&v)?;
+                        if op.op == OpKind::Replace {
+                            changes.push(MemberChange::RemoveAll);
+                        }
+                        changes.push(MemberChange::Add(ids));
+                    }
+                    if obj.is_empty() {
+                        continue;
+                    }
+                }
+                doc_ops.push(op);
+            }
+        }
+    }
+    Ok((doc_ops, changes))
+}
+
+fn targets_members(path: &str) -> bool {
+    let p = path.trim();
+    p.len() >= 7
+        && p.is_char_boundary(7)
+        && p[..7].eq_ignore_ascii_case("members")
+        && matches!(p.as_bytes().get(7), None | Some(b'[') | Some(b'.'))
+}
+
+fn member_changes(op: &PatchOp, path: &str) -> ScimResult<Vec<MemberChange>> {
+    let parsed = parse_patch_path(path)?;
+    if parsed.attr.sub.is_some() || parsed.sub.is_some() {
+        return Err(ScimError::Mutability(
+            "member sub-attributes are immutable; add or remove the member instead".into(),
+        ));
+    }
+    let value = || {
+        op.value
+            .as_ref()
+            .ok_or_else(|| ScimError::InvalidValue(format!("'{}' requires a value", path)))
+    };
+    Ok(match (op.op, parsed.filter) {
+        (OpKind::Add, None) => vec![MemberChange::Add(member_ids(value()?)?)],
+        (OpKind::Replace, None) => vec![MemberChange::RemoveAll, MemberChange::Add(member_ids(value()?)?)],
+        (OpKind::Remove, None) => match &op.value {
+            Some(v) => vec![MemberChange::Remove(member_ids(v)?)],
+            None => vec![MemberChange::RemoveAll],
+        },
+        (OpKind::Remove, Some(f)) => vec![MemberChange::RemoveWhere(f)],
+        (_, Some(f)) => vec![MemberChange::RemoveWhere(f), MemberChange::Add(member_ids(value()?)?)],
+    })
+}
+
+/// The member ids of a `members` value: one `{"value": id}` object or an array of them.
+pub fn member_ids(v: &Value) -> ScimResult<Vec<String>> {
+    let one = |m: &Value| -> ScimResult<String> {
+        m.get("value")
+            .and_then(Value::as_str)
+            .filter(|s| !s.is_empty())
+            .map(str::to_string)
+            .ok_or_else(|| ScimError::InvalidValue("each member needs a string 'value' (the member id)".into()))
+    };
+    match v {
+        Value::Array(items) => items.iter().map(one).collect(),
+        Value::Object(_) => Ok(vec![one(v)?]),
+        Value::Null => Ok(Vec::new()),
+        _ => Err(ScimError::InvalidValue("'members' must be an array of {\"value\": id}".into())),
+    }
+}
+
+/// Ids named by a filter of the form `value eq "a" or value eq "b"`, answerable without reading
+/// the member list.
+fn ids_of_value_filter(f: &Filter) -> Option<Vec<String>> {
+    match f {
+        Filter::Compare { path, op: CompareOp::Eq, value: Value::String(id) }
+            if path.schema.is_none() && path.sub.is_none() && path.name.eq_ignore_ascii_case("value") =>
+        {
+            Some(vec![id.clone()])
+        }
+        Filter::Or(a, b) => {
+            let mut ids = ids_of_value_filter(a)?;
+            ids.extend(ids_of_value_filter(b)?);
+            Some(ids)
+        }
+        _ => None,
+    }
+}
+
+/// The edge writes that turn the current member set into the requested one.
+#[derive(Debug, Default)]
+pub struct EdgePlan {
+    pub add: BTreeMap<String, ResourceKind>,
+    pub remove: BTreeSet<String>,
+}
+
+/// Resolves member changes into edge writes, reading the member list only when a change needs
+/// it (remove all, replace, or a filter other than `value eq`).
+pub async fn plan(ctx: &Ctx<'_>, group_id: &str, changes: Vec<MemberChange>) -> ScimResult<EdgePlan> {
+    let mut adds: BTreeSet<String> = BTreeSet::new();
+    let mut removes: BTreeSet<String> = BTreeSet::new();
+    let mut current: Option<BTreeMap<String, ResourceKind>> = None;
+    for change in changes {
+        match change {
+            MemberChange::Add(ids) => {
+                for id in ids {
+                    removes.remove(&id);
+                    adds.insert(id);
+                }
+            }
+            MemberChange::Remove(ids) => {
+                for id in ids {
+                    adds.remove(&id);
+                    removes.insert(id);
+                }
+            }
+            MemberChange::RemoveAll => {
+                let cur = load_current(ctx, group_id, &mut current).await?;
+                removes.extend(cur.keys().cloned());
+                adds.clear();
+            }
+            MemberChange::RemoveWhere(filter) => {
+                if let Some(ids) = ids_of_value_filter(&filter) {
+                    for id in ids {
+                        adds.remove(&id);
+                        removes.insert(id);
+                    }
+                    continue;
+                }
+                let members_attr = GROUP.attribute("members").ok_or_else(|| ScimError::Internal("schema".into()))?;
+                let cur = load_current(ctx, group_id, &mut current).await?;
+                let candidates: Vec<(String, &'static str)> = cur
+                    .iter()
+                    .filter(|(id, _)| !removes.contains(*id))
+                    .map(|(id, k)| (id.clone(), crate::schema::ResourceType::of(*k).name))
+                    .chain(adds.iter().map(|id| (id.clone(), "User")))
+                    .collect();
+                for (id, ty) in candidates {
+                    let element = json!({"value": id, "type": ty});
+                    if filter.matches_element(members_attr, &element) {
+                        adds.remove(&id);
+                        removes.insert(id);
+                    }
+                }
+            }
+        }
+    }
+    if adds.contains(group_id) {
+        return Err(ScimError::InvalidValue("a group cannot be a member of itself".into()));
+    }
+    let add = resolve_kinds(ctx, adds).await?;
+    Ok(EdgePlan { add, remove: removes })
+}
+
+async fn load_current<'c>(
+    ctx: &Ctx<'_>,
+    group_id: &str,
+    current: &'c mut Option<BTreeMap<String, ResourceKind>>,
+) -> ScimResult<&'c BTreeMap<String, ResourceKind>> {
+    if current.is_none() {
+        let edges = read_edges(ctx, group_id).await?;
+        *current = Some(edges.into_iter().collect());
+    }
+    current.as_ref().ok_or_else(|| ScimError::Internal("member list".into()))
+}
+
+/// Finds whether each id is a user or a group of the tenant; unknown ids are 400 invalidValue.
+async fn resolve_kinds(ctx: &Ctx<'_>, ids: BTreeSet<String>) -> ScimResult<BTreeMap<String, ResourceKind>> {
+    let mut out = BTreeMap::new();
+    let mut pending: Vec<String> = ids.into_iter().collect();
+    for kind in [ResourceKind::User, ResourceKind::Group] {
+        let mut missing = Vec::new();
+        for chunk in pending.chunks(MAX_BATCH_GET) {
+            let keys: Vec<Key> = chunk.iter().map(|id| keys::resource(ctx.tenant, kind, id)).collect();
+            let found: BTreeSet<String> = ctx.store.batch_get(&keys).await?.into_iter().map(|i| i.key.pk).collect();
+            for id in chunk {
+                if found.contains(&keys::resource_pk(ctx.tenant, kind, id)) {
+                    out.insert(id.clone(), kind);
+                } else {
+                    missing.push(id.clone());
+                }
+            }
+        }
+        pending = missing;
+        if pending.is_empty() {
+            break;
+        }
+    }
+    if let Some(id) = pending.first() {
+        return Err(ScimError::InvalidValue(format!("member '{id}' is not a user or group of this tenant")));
+    }
+    Ok(out)
+}
+
+/// The edge writes of a plan (puts and deletes are idempotent, so a retried request converges).
+pub fn edge_writes(tenant: &str, group_id: &str, plan: &EdgePlan) -> Vec<Write> {
+    let puts = plan.add.iter().map(|(id, kind)| Write::Put {
+        item: Item {
+            key: keys::member_edge(tenant, group_id, id),
+            gsi1: Some(keys::member_edge_gsi(tenant, *kind, id, group_id)),
+            body: json!({"type": crate::schema::ResourceType::of(*kind).name}).to_string(),
+            ..Item::default()
+        },
+        condition: Condition::None,
+    });
+    let deletes = plan.remove.iter().filter(|id| !plan.add.contains_key(*id)).map(|id| Write::Delete {
+        key: keys::member_edge(tenant, group_id, id),
+        condition: Condition::None,
+    });
+    puts.chain(deletes).collect()
+}
+
+/// All members of a group: (member id, kind), read page by page from the group's partition.
+pub async fn read_edges(ctx: &Ctx<'_>, group_id: &str) -> ScimResult<Vec<(String, ResourceKind)>> {
+    let pk = keys::resource_pk(ctx.tenant, ResourceKind::Group, group_id);
+    let mut q = Query::new(Index::Primary, pk, keys::MEMBER_PREFIX, EDGE_PAGE);
+    let mut out = Vec::new();
+    loop {
+        let page = ctx.store.query(&q).await?;
+        for item in &page.items {
+            let id = item.key.sk.trim_start_matches(keys::MEMBER_PREFIX).to_string();
+            let kind = if item.body.contains("\"Group\"") { ResourceKind::Group } else { ResourceKind::User };
+            out.push((id, kind));
+        }
+        match page.next {
+            Some(n) => q.start_after = Some(n),
+            None => return Ok(out),
+        }
+    }
+}
+
+/// The `members` attribute of a group.
+pub async fn members_value(ctx: &Ctx<'_>, group_id: &str) -> ScimResult<Vec<Value>> {
+    Ok(read_edges(ctx, group_id)
+        .await?
+        .into_iter()
+        .map(|(id, kind)| reference(ctx, kind, &id))
+        .collect())
+}
+
+/// The edges under a member (user or group): the keys of each edge item naming it.
+pub async fn edges_of_member(ctx: &Ctx<'_>, kind: ResourceKind, id: &str) -> ScimResult<Vec<Key>> {
+    let pk = keys::resource_pk(ctx.tenant, kind, id);
+    let mut q = Query::new(Index::Gsi1, pk, keys::GROUP_PREFIX, EDGE_PAGE);
+    let mut out = Vec::new();
+    loop {
+        let page = ctx.store.query(&q).await?;
+        out.extend(page.items.into_iter().map(|i| i.key));
+        match page.next {
+            Some(n) => q.start_after = Some(n),
+            None => return Ok(out),
+        }
+    }
+}
+
+/// The `groups` attribute of a user: its direct memberships.
+pub async fn groups_value(ctx: &Ctx<'_>, user_id: &str) -> ScimResult<Vec<Value>> {
+    let edges = edges_of_member(ctx, ResourceKind::User, user_id).await?;
+    Ok(edges
+        .iter()
+        .filter_map(|k| k.pk.rsplit_once('#').map(|(_, gid)| gid))
+        .map(|gid| {
+            let mut v = reference(ctx, ResourceKind::Group, gid);
+            v["type"] = Value::from("direct");
+            v
+        })
+        .collect())
+}

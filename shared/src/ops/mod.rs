@@ -1,0 +1,68 @@
+//! The SCIM operations: pure protocol semantics over the item-level store. Each function takes a
+//! [`Ctx`] (tenant, store, base URL, limits) and the parsed request, and returns a response.
+
+mod discovery;
+mod list;
+mod members;
+mod resources;
+mod stored;
+
+pub use discovery::{resource_type, resource_types, schema, schemas, service_provider_config};
+pub use list::{list, search};
+pub use resources::{create, delete, get, patch, purge_tenant, replace};
+
+use crate::error::ScimError;
+use crate::store::{Store, StoreError};
+
+/// Limits the service states in /ServiceProviderConfig and enforces.
+#[derive(Debug, Clone)]
+pub struct Limits {
+    /// Largest request body accepted (413 above it).
+    pub max_payload_bytes: usize,
+    /// Largest page a list or search returns (`filter.maxResults`).
+    pub max_results: usize,
+    /// Most resources a filter that no key answers may examine before answering 400 tooMany.
+    pub max_filter_scan: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_payload_bytes: 1024 * 1024,
+            max_results: 1000,
+            max_filter_scan: 100_000,
+        }
+    }
+}
+
+/// What an operation works with.
+#[derive(Debug, Clone, Copy)]
+pub struct Ctx<'a> {
+    pub tenant: &'a str,
+    pub store: &'a dyn Store,
+    /// Absolute base URL, e.g. `https://host/scim/v2`.
+    pub base_url: &'a str,
+    pub limits: &'a Limits,
+}
+
+/// How many times an update without If-Match is recomputed when a concurrent write won the race.
+const MAX_UPDATE_ATTEMPTS: usize = 5;
+
+/// Store failures that are not protocol outcomes: the only place they become SCIM errors.
+impl From<StoreError> for ScimError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Conflict => {
+                ScimError::Unavailable("a concurrent request changed the same resource; retry".into())
+            }
+            StoreError::Limit(m) => ScimError::TooMany(m),
+            StoreError::ConditionFailed { .. } => {
+                ScimError::PreconditionFailed("the resource changed concurrently".into())
+            }
+            StoreError::Backend(m) => {
+                tracing::error!(error = %m, "store failure");
+                ScimError::Internal("the service could not complete the request".into())
+            }
+        }
+    }
+}

@@ -1,0 +1,379 @@
+//! Create, read, replace, patch and delete of users and groups.
+
+use serde_json::{Value, json};
+
+use super::members::{self, EdgePlan, MemberChange};
+use super::stored::{Stored, etag_matches};
+use super::{Ctx, MAX_UPDATE_ATTEMPTS};
+use crate::clock;
+use crate::error::{ScimError, ScimResult};
+use crate::http::{ScimRequest, ScimResponse};
+use crate::keys::{self, Unique};
+use crate::patch;
+use crate::resource::{self, Projection};
+use crate::schema::{Mutability, ResourceKind, ResourceType};
+use crate::store::{Condition, Index, Item, MAX_TRANSACTION_WRITES, Query, StoreError, Write};
+
+/// Reads a resource; 404 when it does not exist in this tenant.
+pub(super) async fn load(ctx: &Ctx<'_>, kind: ResourceKind, id: &str) -> ScimResult<Stored> {
+    match ctx.store.get(&keys::resource(ctx.tenant, kind, id)).await? {
+        Some(item) => Stored::from_item(kind, &item),
+        None => Err(ScimError::NotFound(format!("{} '{id}' not found", ResourceType::of(kind).name))),
+    }
+}
+
+/// The projection requested by `attributes` / `excludedAttributes` query parameters.
+pub(super) fn projection_of(req: &ScimRequest) -> Projection {
+    Projection::new(req.param("attributes"), req.param("excludedAttributes"))
+}
+
+/// The derived multi-valued attribute of a resource (`groups` of a user, `members` of a group),
+/// read only when the projection returns it.
+pub(super) async fn derived(
+    ctx: &Ctx<'_>,
+    stored: &Stored,
+    projection: &Projection,
+) -> ScimResult<Option<(&'static str, Vec<Value>)>> {
+    let rt = stored.rt();
+    let name = match stored.kind {
+        ResourceKind::User => "groups",
+        ResourceKind::Group => "members",
+    };
+    let attr = rt.schema.attribute(name).ok_or_else(|| ScimError::Internal("schema".into()))?;
+    if !projection.wants(rt, None, attr) {
+        return Ok(None);
+    }
+    let values = match stored.kind {
+        ResourceKind::User => members::groups_value(ctx, &stored.id).await?,
+        ResourceKind::Group => members::members_value(ctx, &stored.id).await?,
+    };
+    Ok(Some((name, values)))
+}
+
+async fn respond(ctx: &Ctx<'_>, status: u16, stored: &Stored, projection: &Projection) -> ScimResult<ScimResponse> {
+    let derived = derived(ctx, stored, projection).await?;
+    let body = stored.render(ctx, derived.as_ref().map(|(n, v)| (*n, v.clone())), projection);
+    Ok(ScimResponse {
+        status,
+        location: Some(stored.location(ctx.base_url)),
+        etag: Some(stored.etag()),
+        body: Some(body),
+    })
+}
+
+/// Parses and validates a POST/PUT body: canonical document and, for groups, the member ids.
+fn document_of(kind: ResourceKind, req: &ScimRequest) -> ScimResult<(Value, Option<Vec<String>>)> {
+    let rt = ResourceType::of(kind);
+    let mut doc = resource::canonicalize(rt, req.json()?)?;
+    let members = match (kind, doc.as_object_mut().and_then(|o| o.remove("members"))) {
+        (ResourceKind::Group, Some(m)) => Some(members::member_ids(&m)?),
+        _ => None,
+    };
+    finish_document(rt, &mut doc)?;
+    Ok((doc, members))
+}
+
+/// Rules every stored document obeys: required attributes present, one primary value at most,
+/// and the write-only password never stored.
+fn finish_document(rt: &ResourceType, doc: &mut Value) -> ScimResult<()> {
+    resource::check_required(rt, doc)?;
+    resource::enforce_single_primary(rt, doc);
+    if let Some(o) = doc.as_object_mut() {
+        o.remove("password");
+    }
+    Ok(())
+}
+
+/// Uniqueness marker writes for a change of a resource's unique attributes; each write is paired
+/// with the attribute it guards so that a failed condition names it.
+fn marker_writes(
+    ctx: &Ctx<'_>,
+    kind: ResourceKind,
+    id: &str,
+    old: Option<&Value>,
+    new: Option<&Value>,
+) -> Vec<(Write, Option<Unique>)> {
+    let mut out = Vec::new();
+    for u in Unique::of(kind) {
+        let value = |doc: Option<&Value>| doc.and_then(|d| d.get(u.attribute())).and_then(Value::as_str).map(|v| u.marker(ctx.tenant, v));
+        let (before, after) = (value(old), value(new));
+        if before == after {
+            continue;
+        }
+        if let Some(key) = before {
+            out.push((Write::Delete { key, condition: Condition::None }, None));
+        }
+        if let Some(key) = after {
+            let item = Item { key, body: json!({"id": id}).to_string(), ..Item::default() };
+            out.push((Write::Put { item, condition: Condition::NotExists }, Some(u)));
+        }
+    }
+    out
+}
+
+/// What a write of one resource failed on.
+enum CommitError {
+    /// The resource item's own condition (its version) failed.
+    Version,
+    Scim(ScimError),
+}
+
+/// Writes a resource change: the resource item first with its markers and counter in one
+/// transaction, together with as many membership edges as fit; the remaining edges follow in
+/// chunks of at most 100 (before the resource write when `edges_first`, as for deletes).
+async fn commit(
+    ctx: &Ctx<'_>,
+    primary: Vec<(Write, Option<Unique>)>,
+    mut edges: Vec<Write>,
+    edges_first: bool,
+) -> Result<(), CommitError> {
+    let room = MAX_TRANSACTION_WRITES.saturating_sub(primary.len());
+    let rest = if edges.len() > room { edges.split_off(room) } else { Vec::new() };
+    let write_chunks = |chunk_list: Vec<Write>| async move {
+        for chunk in chunk_list.chunks(MAX_TRANSACTION_WRITES) {
+            ctx.store.transact(chunk.to_vec()).await.map_err(|e| CommitError::Scim(e.into()))?;
+        }
+        Ok::<(), CommitError>(())
+    };
+    if edges_first {
+        write_chunks(rest.clone()).await?;
+    }
+    let guards: Vec<Option<Unique>> = primary.iter().map(|(_, u)| *u).collect();
+    let mut writes: Vec<Write> = primary.into_iter().map(|(w, _)| w).collect();
+    writes.extend(edges);
+    match ctx.store.transact(writes).await {
+        Ok(()) => {}
+        Err(StoreError::ConditionFailed { index: 0 }) => return Err(CommitError::Version),
+        Err(StoreError::ConditionFailed { index }) => {
+            let attr = guards.get(index).copied().flatten().map_or("a unique attribute", Unique::attribute);
+            return Err(CommitError::Scim(ScimError::Uniqueness(format!(
+                "{attr} is already in use by another resource of this tenant"
+            ))));
+        }
+        Err(e) => return Err(CommitError::Scim(e.into())),
+    }
+    if !edges_first {
+        write_chunks(rest).await?;
+    }
+    Ok(())
+}
+
+fn new_meta() -> Value {
+    let now = clock::format(clock::now());
+    json!({"created": now, "lastModified": now})
+}
+
+/// POST /Users, POST /Groups.
+pub async fn create(ctx: &Ctx<'_>, kind: ResourceKind, req: &ScimRequest) -> ScimResult<ScimResponse> {
+    let (mut doc, member_ids) = document_of(kind, req)?;
+    let id = uuid::Uuid::now_v7().to_string();
+    if let Some(o) = doc.as_object_mut() {
+        o.insert("id".into(), Value::from(id.clone()));
+        o.insert("meta".into(), new_meta());
+    }
+    let stored = Stored { kind, id: id.clone(), version: 1, doc };
+    let plan = match member_ids {
+        Some(ids) => members::plan(ctx, &id, vec![MemberChange::Add(ids)]).await?,
+        None => EdgePlan::default(),
+    };
+    let mut primary = vec![(Write::Put { item: stored.to_item(ctx.tenant), condition: Condition::NotExists }, None)];
+    primary.extend(marker_writes(ctx, kind, &id, None, Some(&stored.doc)));
+    primary.push((Write::Add { key: keys::counter(ctx.tenant, kind), delta: 1 }, None));
+    let edges = members::edge_writes(ctx.tenant, &id, &plan);
+    match commit(ctx, primary, edges, false).await {
+        Ok(()) => {}
+        Err(CommitError::Version) => return Err(ScimError::Internal("identifier collision".into())),
+        Err(CommitError::Scim(e)) => return Err(e),
+    }
+    respond(ctx, 201, &stored, &projection_of(req)).await
+}
+
+/// GET /Users/{id}, GET /Groups/{id}.
+pub async fn get(ctx: &Ctx<'_>, kind: ResourceKind, id: &str, req: &ScimRequest) -> ScimResult<ScimResponse> {
+    let stored = load(ctx, kind, id).await?;
+    if req.if_none_match.as_deref().is_some_and(|h| etag_matches(h, stored.version)) {
+        let mut r = ScimResponse::empty(304);
+        r.etag = Some(stored.etag());
+        return Ok(r);
+    }
+    respond(ctx, 200, &stored, &projection_of(req)).await
+}
+
+fn check_if_match(req: &ScimRequest, stored: &Stored) -> ScimResult<()> {
+    match &req.if_match {
+        Some(h) if !etag_matches(h, stored.version) => Err(ScimError::PreconditionFailed(format!(
+            "If-Match does not match the current version {}",
+            stored.etag()
+        ))),
+        _ => Ok(()),
+    }
+}
+
+/// Immutable attributes may be set once and never changed (RFC 7643 §2.2).
+fn check_immutable(rt: &ResourceType, old: &Value, new: &Value) -> ScimResult<()> {
+    for attr in rt.schema.attributes.iter().filter(|a| a.mutability == Mutability::Immutable) {
+        if let (Some(a), Some(b)) = (old.get(attr.name), new.get(attr.name))
+            && a != b
+        {
+            return Err(ScimError::Mutability(format!("'{}' is immutable", attr.name)));
+        }
+    }
+    Ok(())
+}
+
+/// A computed update: the new document and membership changes, or `None` when nothing changes.
+type Update = (Value, Vec<MemberChange>);
+
+/// Runs an update: load, check If-Match, compute, write with a version condition. Without
+/// If-Match, a concurrent write that won the race makes it recompute from the new state.
+async fn update<F>(ctx: &Ctx<'_>, kind: ResourceKind, id: &str, req: &ScimRequest, compute: F) -> ScimResult<Stored>
+where
+    F: Fn(&Stored) -> ScimResult<Update>,
+{
+    for _ in 0..MAX_UPDATE_ATTEMPTS {
+        let old = load(ctx, kind, id).await?;
+        check_if_match(req, &old)?;
+        let (mut doc, changes) = compute(&old)?;
+        let plan = members::plan(ctx, id, changes).await?;
+        let edges = members::edge_writes(ctx.tenant, id, &plan);
+        if doc == old.doc && edges.is_empty() {
+            return Ok(old);
+        }
+        if let Some(o) = doc.as_object_mut() {
+            o.insert("id".into(), Value::from(id));
+            let mut meta = old.doc.get("meta").cloned().unwrap_or_else(new_meta);
+            meta["lastModified"] = Value::from(clock::format(clock::now()));
+            o.insert("meta".into(), meta);
+        }
+        let new = Stored { kind, id: id.to_string(), version: old.version + 1, doc };
+        let mut primary = vec![(
+            Write::Put { item: new.to_item(ctx.tenant), condition: Condition::VersionIs(old.version) },
+            None,
+        )];
+        primary.extend(marker_writes(ctx, kind, id, Some(&old.doc), Some(&new.doc)));
+        match commit(ctx, primary, edges, false).await {
+            Ok(()) => return Ok(new),
+            Err(CommitError::Version) if req.if_match.is_none() => continue,
+            Err(CommitError::Version) => {
+                return Err(ScimError::PreconditionFailed("the resource changed since it was read".into()));
+            }
+            Err(CommitError::Scim(e)) => return Err(e),
+        }
+    }
+    Err(ScimError::Unavailable("the resource is being changed concurrently; retry".into()))
+}
+
+/// PUT /Users/{id}, PUT /Groups/{id}: replaces every writable attribute (RFC 7644 §3.5.1).
+pub async fn replace(ctx: &Ctx<'_>, kind: ResourceKind, id: &str, req: &ScimRequest) -> ScimResult<ScimResponse> {
+    let (doc, member_ids) = document_of(kind, req)?;
+    let rt = ResourceType::of(kind);
+    let stored = update(ctx, kind, id, req, |old| {
+        check_immutable(rt, &old.doc, &doc)?;
+        let mut doc = doc.clone();
+        // meta and id are kept from the stored document by `update`; compare like for like.
+        if let (Some(o), Some(m)) = (doc.as_object_mut(), old.doc.get("meta")) {
+            o.insert("id".into(), Value::from(id));
+            o.insert("meta".into(), m.clone());
+        }
+        let changes = match (kind, &member_ids) {
+            (ResourceKind::Group, ids) => {
+                vec![MemberChange::RemoveAll, MemberChange::Add(ids.clone().unwrap_or_default())]
+            }
+            (ResourceKind::User, _) => Vec::new(),
+        };
+        Ok((doc, changes))
+    })
+    .await?;
+    respond(ctx, 200, &stored, &projection_of(req)).await
+}
+
+/// PATCH /Users/{id}, PATCH /Groups/{id} (RFC 7644 §3.5.2). A group PATCH answers 204 unless the
+/// request asks for attributes, so that a change to a large group never reads its member list.
+pub async fn patch(ctx: &Ctx<'_>, kind: ResourceKind, id: &str, req: &ScimRequest) -> ScimResult<ScimResponse> {
+    let ops = patch::parse_request(&req.json()?)?;
+    let (doc_ops, changes) = match kind {
+        ResourceKind::Group => members::split_ops(ops)?,
+        ResourceKind::User => (ops, Vec::new()),
+    };
+    let rt = ResourceType::of(kind);
+    let stored = update(ctx, kind, id, req, |old| {
+        let mut doc = old.doc.clone();
+        if !doc_ops.is_empty() {
+            patch::apply(rt, &mut doc, &doc_ops)?;
+            finish_document(rt, &mut doc)?;
+        }
+        Ok((doc, changes.clone()))
+    })
+    .await?;
+    let projection = projection_of(req);
+    let asked = req.param("attributes").is_some() || req.param("excludedAttributes").is_some();
+    if kind == ResourceKind::Group && !asked {
+        let mut r = ScimResponse::empty(204);
+        r.etag = Some(stored.etag());
+        r.location = Some(stored.location(ctx.base_url));
+        return Ok(r);
+    }
+    respond(ctx, 200, &stored, &projection).await
+}
+
+/// Keys of every membership edge that involves a resource.
+async fn edges_involving(ctx: &Ctx<'_>, stored: &Stored) -> ScimResult<Vec<Write>> {
+    let mut keys = members::edges_of_member(ctx, stored.kind, &stored.id).await?;
+    if stored.kind == ResourceKind::Group {
+        let own = members::read_edges(ctx, &stored.id).await?;
+        keys.extend(own.iter().map(|(m, _)| keys::member_edge(ctx.tenant, &stored.id, m)));
+    }
+    Ok(keys.into_iter().map(|key| Write::Delete { key, condition: Condition::None }).collect())
+}
+
+/// DELETE /Users/{id}, DELETE /Groups/{id}: the resource, its markers and its memberships.
+pub async fn delete(ctx: &Ctx<'_>, kind: ResourceKind, id: &str, req: &ScimRequest) -> ScimResult<ScimResponse> {
+    for _ in 0..MAX_UPDATE_ATTEMPTS {
+        let stored = load(ctx, kind, id).await?;
+        check_if_match(req, &stored)?;
+        match delete_stored(ctx, &stored).await {
+            Ok(()) => return Ok(ScimResponse::empty(204)),
+            Err(CommitError::Version) if req.if_match.is_none() => continue,
+            Err(CommitError::Version) => {
+                return Err(ScimError::PreconditionFailed("the resource changed since it was read".into()));
+            }
+            Err(CommitError::Scim(e)) => return Err(e),
+        }
+    }
+    Err(ScimError::Unavailable("the resource is being changed concurrently; retry".into()))
+}
+
+async fn delete_stored(ctx: &Ctx<'_>, stored: &Stored) -> Result<(), CommitError> {
+    let edges = edges_involving(ctx, stored).await.map_err(CommitError::Scim)?;
+    let mut primary = vec![(
+        Write::Delete {
+            key: keys::resource(ctx.tenant, stored.kind, &stored.id),
+            condition: Condition::VersionIs(stored.version),
+        },
+        None,
+    )];
+    primary.extend(marker_writes(ctx, stored.kind, &stored.id, Some(&stored.doc), None));
+    primary.push((Write::Add { key: keys::counter(ctx.tenant, stored.kind), delta: -1 }, None));
+    commit(ctx, primary, edges, true).await
+}
+
+/// Deletes every user and group of a tenant (used when the tenant itself is deleted).
+pub async fn purge_tenant(ctx: &Ctx<'_>) -> ScimResult<u64> {
+    let mut deleted = 0;
+    for kind in [ResourceKind::Group, ResourceKind::User] {
+        loop {
+            let page = ctx.store.query(&Query::new(Index::Gsi1, keys::listing(ctx.tenant, kind), "", 100)).await?;
+            if page.items.is_empty() {
+                break;
+            }
+            for item in &page.items {
+                let stored = Stored::from_item(kind, item)?;
+                match delete_stored(ctx, &stored).await {
+                    Ok(()) | Err(CommitError::Version) => deleted += 1,
+                    Err(CommitError::Scim(e)) => return Err(e),
+                }
+            }
+        }
+    }
+    Ok(deleted)
+}

@@ -1,0 +1,139 @@
+//! A store decorator that counts what a request costs: calls, items, and DynamoDB request units
+//! estimated from item sizes with DynamoDB's rounding rules (reads in 4 KB units, strongly
+//! consistent; writes in 1 KB units; transactional reads and writes count double).
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use async_trait::async_trait;
+
+use super::{Item, Key, Page, Query, Store, StoreError, Write};
+
+/// Usage counted by [`Metered`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, serde::Serialize)]
+pub struct Usage {
+    pub calls: u64,
+    pub items_read: u64,
+    pub items_written: u64,
+    pub read_units: f64,
+    pub write_units: f64,
+}
+
+#[derive(Debug, Default)]
+struct UsageCounters {
+    calls: AtomicU64,
+    items_read: AtomicU64,
+    items_written: AtomicU64,
+    /// Request units times two.
+    read_half_units: AtomicU64,
+    write_half_units: AtomicU64,
+}
+
+impl UsageCounters {
+    fn snapshot(&self) -> Usage {
+        Usage {
+            calls: self.calls.load(Ordering::Relaxed),
+            items_read: self.items_read.load(Ordering::Relaxed),
+            items_written: self.items_written.load(Ordering::Relaxed),
+            read_units: self.read_half_units.load(Ordering::Relaxed) as f64 / 2.0,
+            write_units: self.write_half_units.load(Ordering::Relaxed) as f64 / 2.0,
+        }
+    }
+    fn add(counter: &AtomicU64, n: u64) {
+        counter.fetch_add(n, Ordering::Relaxed);
+    }
+}
+
+/// Approximate DynamoDB item size: attribute names plus values.
+pub fn item_size(item: &Item) -> u64 {
+    let gsi = item.gsi1.as_ref().map_or(0, |g| 12 + g.pk.len() + g.sk.len());
+    (4 + item.key.pk.len() + item.key.sk.len() + gsi + 2 + item.body.len() + 24) as u64
+}
+
+fn read_units(bytes: u64) -> u64 {
+    bytes.div_ceil(4096).max(1)
+}
+
+fn write_units(bytes: u64) -> u64 {
+    bytes.div_ceil(1024).max(1)
+}
+
+/// Wraps a store and counts everything done through it. Cheap to create per request.
+#[derive(Debug, Clone)]
+pub struct Metered {
+    inner: Arc<dyn Store>,
+    usage: Arc<UsageCounters>,
+}
+
+impl Metered {
+    pub fn new(inner: Arc<dyn Store>) -> Self {
+        Metered {
+            inner,
+            usage: Arc::default(),
+        }
+    }
+
+    /// What was done so far.
+    pub fn usage(&self) -> Usage {
+        self.usage.snapshot()
+    }
+
+    fn count_reads(&self, items: &[Item], per_item: bool) {
+        let u = &self.usage;
+        UsageCounters::add(&u.items_read, items.len() as u64);
+        let units = if per_item {
+            items.iter().map(|i| read_units(item_size(i))).sum::<u64>()
+        } else {
+            read_units(items.iter().map(item_size).sum())
+        };
+        UsageCounters::add(&u.read_half_units, 2 * units.max(1));
+    }
+}
+
+#[async_trait]
+impl Store for Metered {
+    async fn get(&self, key: &Key) -> Result<Option<Item>, StoreError> {
+        UsageCounters::add(&self.usage.calls, 1);
+        let item = self.inner.get(key).await?;
+        self.count_reads(item.as_slice(), true);
+        Ok(item)
+    }
+
+    async fn batch_get(&self, keys: &[Key]) -> Result<Vec<Item>, StoreError> {
+        UsageCounters::add(&self.usage.calls, 1);
+        let items = self.inner.batch_get(keys).await?;
+        self.count_reads(&items, true);
+        Ok(items)
+    }
+
+    async fn transact(&self, writes: Vec<Write>) -> Result<(), StoreError> {
+        UsageCounters::add(&self.usage.calls, 1);
+        let u = &self.usage;
+        let transactional = writes.len() > 1;
+        let factor = if transactional { 2 } else { 1 };
+        let mut units = 0;
+        for w in &writes {
+            units += match w {
+                Write::Put { item, .. } => write_units(item_size(item)),
+                // Deletes, checks and counter updates of small items: one unit each.
+                Write::Delete { .. } | Write::Add { .. } => 1,
+                Write::Check { .. } => 0,
+            };
+            if matches!(w, Write::Check { .. }) {
+                UsageCounters::add(&u.read_half_units, 2 * factor);
+            }
+        }
+        let written = writes.iter().filter(|w| !matches!(w, Write::Check { .. })).count() as u64;
+        let result = self.inner.transact(writes).await;
+        UsageCounters::add(&u.items_written, written);
+        UsageCounters::add(&u.write_half_units, 2 * factor * units);
+        result
+    }
+
+    async fn query(&self, query: &Query) -> Result<Page, StoreError> {
+        UsageCounters::add(&self.usage.calls, 1);
+        let page = self.inner.query(query).await?;
+        self.count_reads(&page.items, false);
+        Ok(page)
+    }
+}

@@ -1,0 +1,193 @@
+//! Storage at item level, in DynamoDB's vocabulary: items addressed by a partition key and a sort
+//! key, one global secondary index (GSI1), conditional writes, transactions of up to 100 writes,
+//! queries by partition with a sort-key prefix and a paging key, and batch gets of up to 100 keys.
+//!
+//! SCIM rules (uniqueness, membership, counts) live above this trait, in `ops`, so every backend
+//! behaves the same and costs the same number of calls.
+
+mod embedded;
+mod metered;
+
+pub mod conformance;
+
+use async_trait::async_trait;
+
+pub use embedded::EmbeddedStore;
+pub use metered::{Metered, Usage};
+
+/// Most writes one transaction may hold (DynamoDB's TransactWriteItems limit).
+pub const MAX_TRANSACTION_WRITES: usize = 100;
+/// Most keys one batch get may hold (DynamoDB's BatchGetItem limit).
+pub const MAX_BATCH_GET: usize = 100;
+
+/// A primary key, or a GSI1 key.
+#[derive(Debug, Clone, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Key {
+    pub pk: String,
+    pub sk: String,
+}
+
+impl Key {
+    pub fn new(pk: impl Into<String>, sk: impl Into<String>) -> Self {
+        Key {
+            pk: pk.into(),
+            sk: sk.into(),
+        }
+    }
+}
+
+/// One stored item.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Item {
+    pub key: Key,
+    /// Key in the GSI1 index, if the item is projected there.
+    pub gsi1: Option<Key>,
+    /// Optimistic-concurrency version; 0 for items that do not use one.
+    pub version: u64,
+    /// A numeric attribute changed atomically by [`Write::Add`] (counters).
+    pub count: i64,
+    /// The payload: a JSON document.
+    pub body: String,
+    /// Unix time after which the item may be deleted (DynamoDB TTL).
+    pub expires_at: Option<i64>,
+}
+
+/// A condition on the current state of an item, checked atomically with the write.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Condition {
+    None,
+    /// The item must not exist (DynamoDB `attribute_not_exists(pk)`).
+    NotExists,
+    /// The item must exist.
+    Exists,
+    /// The item must exist with this version.
+    VersionIs(u64),
+}
+
+/// One write of a transaction.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Write {
+    Put { item: Item, condition: Condition },
+    Delete { key: Key, condition: Condition },
+    /// Check a condition without writing.
+    Check { key: Key, condition: Condition },
+    /// Add `delta` to the item's `count`, creating the item with count 0 first if needed.
+    Add { key: Key, delta: i64 },
+}
+
+impl Write {
+    pub fn key(&self) -> &Key {
+        match self {
+            Write::Put { item, .. } => &item.key,
+            Write::Delete { key, .. } | Write::Check { key, .. } | Write::Add { key, .. } => key,
+        }
+    }
+}
+
+/// Which index a query reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Index {
+    Primary,
+    Gsi1,
+}
+
+/// Where a query page ends: the last item's keys, as DynamoDB's LastEvaluatedKey.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PageKey {
+    pub key: Key,
+    pub gsi1: Option<Key>,
+}
+
+impl PageKey {
+    pub fn of(item: &Item) -> PageKey {
+        PageKey {
+            key: item.key.clone(),
+            gsi1: item.gsi1.clone(),
+        }
+    }
+}
+
+/// A query of one partition of an index, in sort-key order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Query {
+    pub index: Index,
+    pub pk: String,
+    /// Only sort keys starting with this prefix.
+    pub sk_prefix: String,
+    /// Continue after this item (exclusive).
+    pub start_after: Option<PageKey>,
+    pub limit: usize,
+    /// Ascending sort-key order when true.
+    pub forward: bool,
+}
+
+impl Query {
+    pub fn new(index: Index, pk: impl Into<String>, sk_prefix: impl Into<String>, limit: usize) -> Query {
+        Query {
+            index,
+            pk: pk.into(),
+            sk_prefix: sk_prefix.into(),
+            start_after: None,
+            limit,
+            forward: true,
+        }
+    }
+}
+
+/// One page of query results.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Page {
+    pub items: Vec<Item>,
+    /// Set when more items may follow.
+    pub next: Option<PageKey>,
+}
+
+/// Store failures.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum StoreError {
+    /// The condition of the write at this index of the transaction failed.
+    #[error("condition of write {index} failed")]
+    ConditionFailed { index: usize },
+    /// Too many writes or keys in one call, or an item over the size limit.
+    #[error("request exceeds a store limit: {0}")]
+    Limit(String),
+    /// Another transaction touched the same items; retrying may succeed.
+    #[error("transaction conflict")]
+    Conflict,
+    #[error("store backend failure: {0}")]
+    Backend(String),
+}
+
+/// The item-level store.
+#[async_trait]
+pub trait Store: Send + Sync + std::fmt::Debug {
+    async fn get(&self, key: &Key) -> Result<Option<Item>, StoreError>;
+    /// Gets up to [`MAX_BATCH_GET`] items; missing keys are absent from the result, order is not kept.
+    async fn batch_get(&self, keys: &[Key]) -> Result<Vec<Item>, StoreError>;
+    /// Applies all writes or none. Two writes may not touch the same key.
+    async fn transact(&self, writes: Vec<Write>) -> Result<(), StoreError>;
+    async fn query(&self, query: &Query) -> Result<Page, StoreError>;
+}
+
+/// Checks the limits every backend shares, so that both fail the same way.
+pub(crate) fn check_transaction(writes: &[Write]) -> Result<(), StoreError> {
+    if writes.is_empty() || writes.len() > MAX_TRANSACTION_WRITES {
+        return Err(StoreError::Limit(format!(
+            "a transaction holds 1 to {MAX_TRANSACTION_WRITES} writes, not {}",
+            writes.len()
+        )));
+    }
+    let mut keys: Vec<&Key> = writes.iter().map(Write::key).collect();
+    keys.sort();
+    if keys.windows(2).any(|w| w[0] == w[1]) {
+        return Err(StoreError::Limit("two writes of one transaction touch the same item".into()));
+    }
+    Ok(())
+}
+
+pub(crate) fn check_batch(keys: &[Key]) -> Result<(), StoreError> {
+    if keys.len() > MAX_BATCH_GET {
+        return Err(StoreError::Limit(format!("a batch get holds at most {MAX_BATCH_GET} keys")));
+    }
+    Ok(())
+}

@@ -1,0 +1,193 @@
+//! Helpers for the end-to-end tests: a server on a loopback port with a fresh store, and a small
+//! SCIM client. Each test gets its own server, so tests never share data.
+
+use std::sync::Arc;
+
+use reqwest::header::{HeaderMap, HeaderValue};
+use scim_shared::ops::Limits;
+use scim_shared::service::Service;
+use scim_shared::store::{EmbeddedStore, Store};
+use scim_shared::tenant;
+use serde_json::Value;
+use tokio::sync::oneshot;
+
+pub const USER_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
+pub const GROUP_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:Group";
+pub const ENTERPRISE: &str = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
+pub const PATCH_OP: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
+
+/// A running server with one tenant (`acme`) and its token.
+#[derive(Debug)]
+pub struct TestServer {
+    pub base: String,
+    pub store: Arc<dyn Store>,
+    pub service: Arc<Service>,
+    pub client: Scim,
+    stop: Option<oneshot::Sender<()>>,
+}
+
+impl TestServer {
+    /// Starts a server on a free loopback port with a fresh in-memory store.
+    pub async fn start() -> TestServer {
+        Self::with_limits(Limits::default()).await
+    }
+
+    pub async fn with_limits(limits: Limits) -> TestServer {
+        let store: Arc<dyn Store> = Arc::new(EmbeddedStore::in_memory().expect("store"));
+        let service = Arc::new(Service::new(store.clone(), limits));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let (stop, stopped) = oneshot::channel::<()>();
+        let app = scimctl::server::app(service.clone(), None);
+        tokio::spawn(scimctl::server::serve(listener, app, async {
+            let _ = stopped.await;
+        }));
+        let base = scimctl::server::tenant_url(addr);
+        tenant::create_tenant(&*store, "acme").await.expect("tenant");
+        let (token, _) = tenant::issue_token(&*store, "acme").await.expect("token");
+        let client = Scim::new(&base, Some(&token));
+        TestServer { base, store, service, client, stop: Some(stop) }
+    }
+
+    /// A client for a second tenant of the same server.
+    pub async fn tenant(&self, id: &str) -> Scim {
+        tenant::create_tenant(&*self.store, id).await.expect("tenant");
+        let (token, _) = tenant::issue_token(&*self.store, id).await.expect("token");
+        Scim::new(&self.base, Some(&token))
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        if let Some(s) = self.stop.take() {
+            let _ = s.send(());
+        }
+    }
+}
+
+/// A response as the tests look at it.
+#[derive(Debug, Clone)]
+pub struct Reply {
+    pub status: u16,
+    pub headers: HeaderMap,
+    pub body: Value,
+}
+
+impl Reply {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    /// Asserts the status, printing the body when it differs.
+    #[track_caller]
+    pub fn expect(self, status: u16) -> Reply {
+        assert_eq!(self.status, status, "unexpected status; body: {}", self.body);
+        self
+    }
+
+    /// Asserts a SCIM error with this status and scimType (None: no scimType required).
+    #[track_caller]
+    pub fn expect_error(self, status: u16, scim_type: Option<&str>) -> Reply {
+        assert_eq!(self.status, status, "unexpected status; body: {}", self.body);
+        assert_eq!(self.body["schemas"][0], "urn:ietf:params:scim:api:messages:2.0:Error", "{}", self.body);
+        assert_eq!(self.body["status"], status.to_string());
+        if let Some(t) = scim_type {
+            assert_eq!(self.body["scimType"], t, "{}", self.body);
+        }
+        assert_eq!(self.header("content-type"), Some("application/scim+json"));
+        self
+    }
+
+    pub fn id(&self) -> String {
+        self.body["id"].as_str().expect("id").to_string()
+    }
+}
+
+/// A minimal SCIM client bound to a base URL and a token.
+#[derive(Debug, Clone)]
+pub struct Scim {
+    pub base: String,
+    http: reqwest::Client,
+    token: Option<String>,
+}
+
+impl Scim {
+    pub fn new(base: &str, token: Option<&str>) -> Scim {
+        Scim { base: base.to_string(), http: reqwest::Client::new(), token: token.map(str::to_string) }
+    }
+
+    pub fn with_token(&self, token: Option<&str>) -> Scim {
+        Scim { token: token.map(str::to_string), ..self.clone() }
+    }
+
+    /// Sends a request; `path` is relative to the base URL, `body` raw bytes if any.
+    pub async fn send(&self, method: &str, path: &str, body: Option<Vec<u8>>, headers: &[(&str, &str)]) -> Reply {
+        let url = format!("{}{path}", self.base);
+        let method = reqwest::Method::from_bytes(method.as_bytes()).expect("method");
+        let mut rb = self.http.request(method, url);
+        if let Some(t) = &self.token {
+            rb = rb.bearer_auth(t);
+        }
+        if let Some(b) = body {
+            rb = rb.header("content-type", "application/scim+json").body(b);
+        }
+        for (k, v) in headers {
+            rb = rb.header(*k, HeaderValue::from_str(v).expect("header"));
+        }
+        let resp = rb.send().await.expect("request");
+        let status = resp.status().as_u16();
+        let headers = resp.headers().clone();
+        let bytes = resp.bytes().await.expect("body");
+        let body = if bytes.is_empty() { Value::Null } else { serde_json::from_slice(&bytes).expect("JSON body") };
+        Reply { status, headers, body }
+    }
+
+    pub async fn get(&self, path: &str) -> Reply {
+        self.send("GET", path, None, &[]).await
+    }
+    pub async fn post(&self, path: &str, body: &Value) -> Reply {
+        self.send("POST", path, Some(body.to_string().into_bytes()), &[]).await
+    }
+    pub async fn put(&self, path: &str, body: &Value) -> Reply {
+        self.send("PUT", path, Some(body.to_string().into_bytes()), &[]).await
+    }
+    pub async fn patch(&self, path: &str, body: &Value) -> Reply {
+        self.send("PATCH", path, Some(body.to_string().into_bytes()), &[]).await
+    }
+    pub async fn delete(&self, path: &str) -> Reply {
+        self.send("DELETE", path, None, &[]).await
+    }
+
+    /// Creates a user with this userName and returns its id.
+    pub async fn create_user(&self, user_name: &str) -> String {
+        self.post("/Users", &serde_json::json!({"schemas": [USER_SCHEMA], "userName": user_name}))
+            .await
+            .expect(201)
+            .id()
+    }
+
+    /// Creates a group with this displayName and returns its id.
+    pub async fn create_group(&self, name: &str) -> String {
+        self.post("/Groups", &serde_json::json!({"schemas": [GROUP_SCHEMA], "displayName": name}))
+            .await
+            .expect(201)
+            .id()
+    }
+
+    /// A PatchOp body from a list of operations.
+    pub fn patch_body(ops: Value) -> Value {
+        serde_json::json!({"schemas": [PATCH_OP], "Operations": ops})
+    }
+}
+
+/// URL-encodes a query parameter value.
+pub fn enc(s: &str) -> String {
+    let mut out = String::new();
+    for b in s.bytes() {
+        match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => out.push(b as char),
+            _ => out.push_str(&format!("%{b:02X}")),
+        }
+    }
+    out
+}
