@@ -12,7 +12,11 @@ use scimctl::server;
 use scimctl::store_url::StoreUrl;
 
 #[derive(Debug, Parser)]
-#[command(name = "scimctl", version, about = "Multi-tenant SCIM 2.0 service: local server and administration")]
+#[command(
+    name = "scimctl",
+    version,
+    about = "Multi-tenant SCIM 2.0 service: local server and administration"
+)]
 struct Cli {
     /// Where data lives: a directory for the embedded file store, or `memory`.
     #[arg(long, global = true, env = "SCIM_STORE", default_value = "./scim-data")]
@@ -77,10 +81,18 @@ async fn main() -> anyhow::Result<()> {
     }
 }
 
-async fn serve(store: Arc<dyn scim_shared::store::Store>, addr: SocketAddr, public_url: Option<String>) -> anyhow::Result<()> {
-    let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| format!("binding {addr}"))?;
+async fn serve(
+    store: Arc<dyn scim_shared::store::Store>,
+    addr: SocketAddr,
+    public_url: Option<String>,
+) -> anyhow::Result<()> {
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("binding {addr}"))?;
     let local = listener.local_addr()?;
-    let tenant_url = public_url.clone().unwrap_or_else(|| server::tenant_url(local));
+    let tenant_url = public_url
+        .clone()
+        .unwrap_or_else(|| server::tenant_url(local));
     if tenant::list_tenants(&*store).await?.is_empty() {
         tenant::create_tenant(&*store, "default").await?;
         let (token, _) = tenant::issue_token(&*store, "default").await?;
@@ -91,7 +103,12 @@ async fn serve(store: Arc<dyn scim_shared::store::Store>, addr: SocketAddr, publ
     }
     eprintln!("scimctl serving {tenant_url}");
     let service = Arc::new(Service::new(store, Limits::default()));
-    server::serve(listener, server::app(service, public_url), shutdown_signal()).await?;
+    server::serve(
+        listener,
+        server::app(service, public_url),
+        shutdown_signal(),
+    )
+    .await?;
     eprintln!("scimctl stopped");
     Ok(())
 }
@@ -102,7 +119,8 @@ async fn shutdown_signal() {
     };
     #[cfg(unix)]
     let term = async {
-        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        {
             s.recv().await;
         }
     };
@@ -114,11 +132,17 @@ async fn shutdown_signal() {
     }
 }
 
-async fn tenant_command(store: Arc<dyn scim_shared::store::Store>, cmd: TenantCommand) -> anyhow::Result<()> {
+async fn tenant_command(
+    store: Arc<dyn scim_shared::store::Store>,
+    cmd: TenantCommand,
+) -> anyhow::Result<()> {
     match cmd {
         TenantCommand::Create { tenant } => {
             let t = tenant::create_tenant(&*store, &tenant).await?;
-            eprintln!("created tenant '{}'; issue its Secret Token with `scimctl token issue {}`", t.id, t.id);
+            eprintln!(
+                "created tenant '{}'; issue its Secret Token with `scimctl token issue {}`",
+                t.id, t.id
+            );
             println!("{}", t.id);
         }
         TenantCommand::List => {
@@ -131,8 +155,15 @@ async fn tenant_command(store: Arc<dyn scim_shared::store::Store>, cmd: TenantCo
                 bail!("tenant '{tenant}' does not exist");
             }
             let limits = Limits::default();
-            let ctx = Ctx { tenant: &tenant, store: &*store, base_url: "", limits: &limits };
-            let n = ops::purge_tenant(&ctx).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+            let ctx = Ctx {
+                tenant: &tenant,
+                store: &*store,
+                base_url: "",
+                limits: &limits,
+            };
+            let n = ops::purge_tenant(&ctx)
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
             tenant::delete_tenant(&*store, &tenant).await?;
             eprintln!("deleted tenant '{tenant}' with {n} resources");
         }
@@ -140,11 +171,17 @@ async fn tenant_command(store: Arc<dyn scim_shared::store::Store>, cmd: TenantCo
     Ok(())
 }
 
-async fn token_command(store: Arc<dyn scim_shared::store::Store>, cmd: TokenCommand) -> anyhow::Result<()> {
+async fn token_command(
+    store: Arc<dyn scim_shared::store::Store>,
+    cmd: TokenCommand,
+) -> anyhow::Result<()> {
     match cmd {
         TokenCommand::Issue { tenant } => {
             let (token, info) = tenant::issue_token(&*store, &tenant).await?;
-            eprintln!("issued token {} for tenant '{tenant}'; it is shown only this once", info.id);
+            eprintln!(
+                "issued token {} for tenant '{tenant}'; it is shown only this once",
+                info.id
+            );
             println!("{token}");
         }
         TokenCommand::List { tenant } => {

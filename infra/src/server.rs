@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::body::Body;
-use axum::extract::{Request, State};
+use axum::extract::{Query, Request, State};
 use axum::http::{HeaderMap, HeaderValue, Response, StatusCode, header};
 use scim_shared::ScimError;
 use scim_shared::http::{Method, ScimRequest, ScimResponse};
@@ -24,7 +24,10 @@ struct AppState {
 
 /// The application: every path goes through one handler, which the shared router dispatches.
 pub fn app(service: Arc<Service>, public_url: Option<String>) -> Router {
-    Router::new().fallback(handle).with_state(AppState { service, public_url })
+    Router::new().fallback(handle).with_state(AppState {
+        service,
+        public_url,
+    })
 }
 
 /// Serves until `shutdown` completes, then finishes the requests in flight.
@@ -33,7 +36,9 @@ pub async fn serve(
     app: Router,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, app).with_graceful_shutdown(shutdown).await
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown)
+        .await
 }
 
 /// The Tenant URL for a listening address.
@@ -41,7 +46,7 @@ pub fn tenant_url(addr: SocketAddr) -> String {
     format!("http://{addr}{BASE_PATH}")
 }
 
-fn header_str<'h>(headers: &'h HeaderMap, name: header::HeaderName) -> Option<&'h str> {
+fn header_str(headers: &HeaderMap, name: header::HeaderName) -> Option<&str> {
     headers.get(name).and_then(|v| v.to_str().ok())
 }
 
@@ -69,14 +74,14 @@ async fn to_scim(state: &AppState, request: Request) -> Result<(String, ScimRequ
     let method = Method::parse(parts.method.as_str())
         .ok_or_else(|| ScimError::MethodNotAllowed(format!("{} is not supported", parts.method)))?;
     let limit = state.service.limits().max_payload_bytes;
-    let body = axum::body::to_bytes(body, limit + 1)
-        .await
-        .map_err(|_| ScimError::PayloadTooLarge(format!("the request body exceeds maxPayloadSize ({limit} bytes)")))?;
-    let query = parts
-        .uri
-        .query()
-        .map(|q| form_urlencoded_pairs(q))
-        .unwrap_or_default();
+    let body = axum::body::to_bytes(body, limit + 1).await.map_err(|_| {
+        ScimError::PayloadTooLarge(format!(
+            "the request body exceeds maxPayloadSize ({limit} bytes)"
+        ))
+    })?;
+    let query = Query::<Vec<(String, String)>>::try_from_uri(&parts.uri)
+        .map(|Query(q)| q)
+        .map_err(|e| ScimError::InvalidValue(format!("the query string is malformed: {e}")))?;
     let base_url = match &state.public_url {
         Some(u) => u.trim_end_matches('/').to_string(),
         None => {
@@ -92,17 +97,10 @@ async fn to_scim(state: &AppState, request: Request) -> Result<(String, ScimRequ
     Ok((tenant, req))
 }
 
-fn form_urlencoded_pairs(q: &str) -> Vec<(String, String)> {
-    axum::extract::Query::<Vec<(String, String)>>::try_from_uri(
-        &format!("/?{q}").parse().unwrap_or_default(),
-    )
-    .map(|axum::extract::Query(v)| v)
-    .unwrap_or_default()
-}
-
 fn into_response(r: &ScimResponse) -> Response<Body> {
     let mut response = Response::new(Body::from(r.body_bytes()));
-    *response.status_mut() = StatusCode::from_u16(r.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    *response.status_mut() =
+        StatusCode::from_u16(r.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let headers = response.headers_mut();
     for (name, value) in r.headers() {
         if let Ok(v) = HeaderValue::from_str(&value) {
@@ -110,7 +108,10 @@ fn into_response(r: &ScimResponse) -> Response<Body> {
         }
     }
     if r.status == 401 {
-        headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer realm=\"SCIM\""));
+        headers.insert(
+            header::WWW_AUTHENTICATE,
+            HeaderValue::from_static("Bearer realm=\"SCIM\""),
+        );
     }
     response
 }

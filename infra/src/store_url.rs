@@ -22,7 +22,9 @@ impl std::str::FromStr for StoreUrl {
         match s {
             "memory" | "memory:" => Ok(StoreUrl::Memory),
             "" => Err("the store must be a directory or 'memory'".into()),
-            other => Ok(StoreUrl::Dir(PathBuf::from(other.strip_prefix("file://").unwrap_or(other)))),
+            other => Ok(StoreUrl::Dir(PathBuf::from(
+                other.strip_prefix("file://").unwrap_or(other),
+            ))),
         }
     }
 }
@@ -33,10 +35,14 @@ impl StoreUrl {
         match self {
             StoreUrl::Memory => Ok(Arc::new(EmbeddedStore::in_memory()?)),
             StoreUrl::Dir(dir) => {
-                std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+                std::fs::create_dir_all(dir)
+                    .with_context(|| format!("creating {}", dir.display()))?;
                 let file = dir.join(DB_FILE);
                 let store = EmbeddedStore::open(&file).with_context(|| {
-                    format!("opening {} (is another scimctl using this store?)", file.display())
+                    format!(
+                        "opening {} (is another scimctl using this store?)",
+                        file.display()
+                    )
                 })?;
                 Ok(Arc::new(store))
             }

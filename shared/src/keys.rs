@@ -66,12 +66,18 @@ pub fn counter(t: &str, kind: ResourceKind) -> Key {
 
 /// A membership edge: in the group's partition, and in GSI1 under the member.
 pub fn member_edge(t: &str, group: &str, member: &str) -> Key {
-    Key::new(resource_pk(t, ResourceKind::Group, group), format!("{MEMBER_PREFIX}{member}"))
+    Key::new(
+        resource_pk(t, ResourceKind::Group, group),
+        format!("{MEMBER_PREFIX}{member}"),
+    )
 }
 
 /// GSI1 key of an edge: the member's partition, sorted by group.
 pub fn member_edge_gsi(t: &str, member_kind: ResourceKind, member: &str, group: &str) -> Key {
-    Key::new(resource_pk(t, member_kind, member), format!("{GROUP_PREFIX}{group}"))
+    Key::new(
+        resource_pk(t, member_kind, member),
+        format!("{GROUP_PREFIX}{group}"),
+    )
 }
 
 /// Attributes whose values are unique per tenant, each with its own marker item.
@@ -116,10 +122,20 @@ impl Unique {
 
     /// The marker key that reserves `value` for one resource.
     pub fn marker(self, t: &str, value: &str) -> Key {
-        let v = if self.case_exact() { value.to_string() } else { value.to_lowercase() };
+        let v = if self.case_exact() {
+            value.to_string()
+        } else {
+            value.to_lowercase()
+        };
         let v = if v.len() > MAX_VERBATIM {
             let digest = Sha256::digest(v.as_bytes());
-            format!("h:{}", digest.iter().map(|b| format!("{b:02x}")).collect::<String>())
+            format!(
+                "h:{}",
+                digest
+                    .iter()
+                    .map(|b| format!("{b:02x}"))
+                    .collect::<String>()
+            )
         } else {
             v
         };
@@ -148,8 +164,14 @@ mod tests {
 
     #[test]
     fn markers_fold_case_only_where_the_attribute_is_case_insensitive() {
-        assert_eq!(Unique::UserName.marker("a", "Bob"), Unique::UserName.marker("a", "bOB"));
-        assert_ne!(Unique::UserExternalId.marker("a", "X"), Unique::UserExternalId.marker("a", "x"));
+        assert_eq!(
+            Unique::UserName.marker("a", "Bob"),
+            Unique::UserName.marker("a", "bOB")
+        );
+        assert_ne!(
+            Unique::UserExternalId.marker("a", "X"),
+            Unique::UserExternalId.marker("a", "x")
+        );
         assert!(Unique::UserName.marker("a", &"x".repeat(2000)).pk.len() < 100);
     }
 }

@@ -4,9 +4,9 @@
 //! Where the RFC leaves room, the choice is documented at the function that makes it:
 //!
 //! - `add` to a valuePath that matches nothing creates the element when the filter is a plain
-//!   `sub eq value [and ...]` ([`synthesize`]); `replace` and `remove` answer `noTarget`.
+//!   `sub eq value [and ...]` (`synthesize`); `replace` and `remove` answer `noTarget`.
 //! - `replace` of a valuePath replaces the matching records whole; `replace` of a single-valued
-//!   complex attribute merges the given sub-attributes ([`set_single`]).
+//!   complex attribute merges the given sub-attributes (`set_single`).
 //! - Removing or unassigning a required attribute is `mutability` (§3.5.2.2), checked once all
 //!   operations ran, so that `remove` followed by `add` of the same attribute succeeds.
 //! - Attribute names at the top level of a path-less (or bare extension URN) value act as paths:
@@ -989,4 +989,338 @@ fn is_assigned(doc: &Map<String, Value>, ext: Option<&str>, attr: &Attribute) ->
     container
         .and_then(|c| c.get(attr.name))
         .is_some_and(|v| !is_unassigned(v))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use serde_json::json;
+
+    use super::*;
+    use crate::schema::{ENTERPRISE_USER_SCHEMA, REGISTRY, USER_SCHEMA};
+
+    /// Builds a PatchOp body from operations.
+    fn body(ops: Value) -> Value {
+        let mut body = json!({"schemas": [PATCH_OP_SCHEMA]});
+        body["Operations"] = ops;
+        body
+    }
+
+    /// Parses and applies operations to a User document.
+    fn patch_user(doc: &mut Value, ops: Value) -> ScimResult<()> {
+        let ops = parse_request(&body(ops))?;
+        apply(&REGISTRY.user, doc, &ops)
+    }
+
+    fn bjensen() -> Value {
+        json!({"schemas": [USER_SCHEMA], "userName": "bjensen"})
+    }
+
+    #[test]
+    fn a_request_is_parsed_into_operations_in_order() {
+        let ops = parse_request(&json!({
+            "schemas": [PATCH_OP_SCHEMA],
+            "Operations": [
+                {"op": "add", "path": "nickName", "value": "Babs"},
+                {"op": "replace", "value": {"title": "Guide"}},
+                {"op": "remove", "path": "title"},
+                {"op": "replace", "path": "title", "value": null},
+            ],
+        }))
+        .expect("valid");
+        assert_eq!(ops.len(), 4);
+        assert_eq!(
+            ops[0],
+            PatchOp {
+                op: OpKind::Add,
+                path: Some("nickName".into()),
+                value: Some(json!("Babs"))
+            }
+        );
+        assert_eq!(ops[1].path, None);
+        assert_eq!(ops[2].value, None);
+        assert_eq!(ops[3].value, Some(Value::Null), "an explicit null is kept");
+    }
+
+    #[test]
+    fn malformed_requests_are_rejected_with_the_rfc_error_types() {
+        let cases = [
+            (json!([]), "invalidSyntax"),
+            (
+                json!({"Operations": [{"op": "add", "value": {}}]}),
+                "invalidSyntax",
+            ),
+            (json!({"schemas": [PATCH_OP_SCHEMA]}), "invalidSyntax"),
+            (
+                json!({"schemas": [PATCH_OP_SCHEMA], "Operations": []}),
+                "invalidSyntax",
+            ),
+            (body(json!(["add"])), "invalidSyntax"),
+            (
+                body(json!([{"op": "Replace", "value": {}}])),
+                "invalidSyntax",
+            ),
+            (body(json!([{"op": "merge", "value": {}}])), "invalidSyntax"),
+            (
+                body(json!([{"op": "add", "path": 7, "value": 1}])),
+                "invalidPath",
+            ),
+            (body(json!([{"op": "remove"}])), "noTarget"),
+            (
+                body(json!([{"op": "replace", "path": "title"}])),
+                "invalidValue",
+            ),
+        ];
+        for (request, scim_type) in cases {
+            let e = parse_request(&request).expect_err(&request.to_string());
+            assert_eq!(e.scim_type(), Some(scim_type), "{request}: {e}");
+        }
+    }
+
+    #[test]
+    fn member_names_of_the_request_are_case_insensitive() {
+        let ops = parse_request(&json!({
+            "SCHEMAS": [PATCH_OP_SCHEMA],
+            "operations": [{"OP": "add", "PATH": "title", "VALUE": "x"}],
+        }))
+        .expect("valid");
+        assert_eq!(ops[0].path.as_deref(), Some("title"));
+    }
+
+    #[test]
+    fn add_appends_to_a_multi_valued_attribute_without_duplicates() {
+        let mut doc = bjensen();
+        let work = json!({"value": "b@example.com", "type": "work"});
+        patch_user(
+            &mut doc,
+            json!([{"op": "add", "path": "emails", "value": work}]),
+        )
+        .expect("single value accepted");
+        patch_user(
+            &mut doc,
+            json!([{"op": "add", "path": "emails", "value": [work]}]),
+        )
+        .expect("re-adding is a no-op");
+        assert_eq!(doc["emails"], json!([work]));
+    }
+
+    #[test]
+    fn adding_a_primary_value_clears_primary_on_the_others() {
+        let mut doc = bjensen();
+        doc["emails"] = json!([{"value": "a@example.com", "primary": true}]);
+        let new = json!({"value": "b@example.com", "primary": true});
+        patch_user(
+            &mut doc,
+            json!([{"op": "add", "path": "emails", "value": [new]}]),
+        )
+        .expect("patched");
+        assert_eq!(doc["emails"], json!([{"value": "a@example.com"}, new]));
+    }
+
+    #[test]
+    fn replace_of_a_multi_valued_attribute_replaces_every_value() {
+        let mut doc = bjensen();
+        doc["emails"] = json!([{"value": "a@example.com"}, {"value": "b@example.com"}]);
+        let ops =
+            json!([{"op": "replace", "path": "emails", "value": [{"value": "c@example.com"}]}]);
+        patch_user(&mut doc, ops).expect("patched");
+        assert_eq!(doc["emails"], json!([{"value": "c@example.com"}]));
+    }
+
+    #[test]
+    fn removing_an_unassigned_attribute_is_a_no_op() {
+        let mut doc = bjensen();
+        patch_user(&mut doc, json!([{"op": "remove", "path": "nickName"}])).expect("patched");
+        assert_eq!(doc, bjensen());
+    }
+
+    #[test]
+    fn replace_with_null_unassigns() {
+        let mut doc = bjensen();
+        doc["title"] = json!("Guide");
+        patch_user(
+            &mut doc,
+            json!([{"op": "replace", "path": "title", "value": null}]),
+        )
+        .expect("patched");
+        assert_eq!(doc, bjensen());
+    }
+
+    #[test]
+    fn a_failing_operation_leaves_the_document_unchanged() {
+        let mut doc = bjensen();
+        let ops = json!([
+            {"op": "add", "path": "nickName", "value": "Babs"},
+            {"op": "add", "path": "emails", "value": [{"value": "b@example.com"}]},
+            {"op": "replace", "path": "meta.version", "value": "W/\"2\""},
+        ]);
+        let e = patch_user(&mut doc, ops).expect_err("meta is readOnly");
+        assert_eq!(e.scim_type(), Some("mutability"));
+        assert!(e.to_string().starts_with("Operations[2]: "), "{e}");
+        assert_eq!(doc, bjensen());
+    }
+
+    #[test]
+    fn unknown_attributes_are_named_in_the_error() {
+        let mut doc = bjensen();
+        let e = patch_user(
+            &mut doc,
+            json!([{"op": "add", "path": "shoeSize", "value": 9}]),
+        )
+        .expect_err("unknown");
+        assert_eq!(e.scim_type(), Some("invalidPath"));
+        assert!(e.to_string().contains("shoeSize"), "{e}");
+        let e = patch_user(&mut doc, json!([{"op": "add", "value": {"shoeSize": 9}}]))
+            .expect_err("unknown key");
+        assert!(e.to_string().contains("shoeSize"), "{e}");
+    }
+
+    #[test]
+    fn unknown_sub_attributes_inside_values_are_invalid_values() {
+        let mut doc = bjensen();
+        let ops = json!([{"op": "add", "path": "name", "value": {"shoeSize": "9"}}]);
+        let e = patch_user(&mut doc, ops).expect_err("unknown sub-attribute");
+        assert_eq!(e.scim_type(), Some("invalidValue"));
+    }
+
+    #[test]
+    fn read_only_sub_attributes_cannot_be_targeted_but_are_dropped_from_values() {
+        let mut doc = bjensen();
+        let path = format!("{ENTERPRISE_USER_SCHEMA}:manager.displayName");
+        let e = patch_user(
+            &mut doc,
+            json!([{"op": "add", "path": path, "value": "John"}]),
+        )
+        .expect_err("readOnly");
+        assert_eq!(e.scim_type(), Some("mutability"));
+        let path = format!("{ENTERPRISE_USER_SCHEMA}:manager");
+        let value = json!({"value": "m1", "displayName": "John"});
+        patch_user(
+            &mut doc,
+            json!([{"op": "add", "path": path, "value": value}]),
+        )
+        .expect("ok");
+        assert_eq!(
+            doc[ENTERPRISE_USER_SCHEMA],
+            json!({"manager": {"value": "m1"}})
+        );
+    }
+
+    #[test]
+    fn write_only_password_can_be_replaced() {
+        let mut doc = bjensen();
+        patch_user(
+            &mut doc,
+            json!([{"op": "replace", "path": "password", "value": "t1meMa$heen"}]),
+        )
+        .expect("writeOnly is writable");
+        assert_eq!(doc["password"], "t1meMa$heen");
+    }
+
+    #[test]
+    fn immutable_sub_attributes_may_be_added_but_not_changed() {
+        let group = &REGISTRY.group;
+        let mut doc = json!({"schemas": [group.schema.id], "displayName": "G",
+            "members": [{"value": "u1"}]});
+        let set_type = |t: &str| {
+            parse_request(&body(json!([
+                {"op": "add", "path": "members[value eq \"u1\"].type", "value": t}
+            ])))
+            .expect("valid")
+        };
+        apply(group, &mut doc, &set_type("User")).expect("type had no value");
+        assert_eq!(doc["members"], json!([{"value": "u1", "type": "User"}]));
+        let e = apply(group, &mut doc, &set_type("Group")).expect_err("immutable");
+        assert_eq!(e.scim_type(), Some("mutability"));
+        let remove = parse_request(&body(json!([
+            {"op": "remove", "path": "members[value eq \"u1\"].type"}
+        ])))
+        .expect("valid");
+        let e = apply(group, &mut doc, &remove).expect_err("immutable");
+        assert_eq!(e.scim_type(), Some("mutability"));
+    }
+
+    #[test]
+    fn extension_attributes_are_stored_under_the_exact_urn() {
+        let mut doc = bjensen();
+        let path = ENTERPRISE_USER_SCHEMA.to_ascii_lowercase() + ":DEPARTMENT";
+        patch_user(
+            &mut doc,
+            json!([{"op": "add", "path": path, "value": "R&D"}]),
+        )
+        .expect("ok");
+        assert_eq!(doc[ENTERPRISE_USER_SCHEMA], json!({"department": "R&D"}));
+        assert_eq!(doc["schemas"], json!([USER_SCHEMA, ENTERPRISE_USER_SCHEMA]));
+    }
+
+    #[test]
+    fn a_stored_document_that_is_not_an_object_is_an_internal_error() {
+        let mut doc = json!([]);
+        let e = apply(&REGISTRY.user, &mut doc, &[]).expect_err("not an object");
+        assert_eq!(e.status(), 500);
+    }
+
+    /// Checks one fixture; `Err` describes the mismatch.
+    fn check_fixture(path: &Path) -> Result<(), String> {
+        let text = std::fs::read_to_string(path).map_err(|e| e.to_string())?;
+        let fixture: Value = serde_json::from_str(&text).map_err(|e| e.to_string())?;
+        let rt = match fixture["resourceType"].as_str() {
+            Some("User") => &REGISTRY.user,
+            Some("Group") => &REGISTRY.group,
+            other => return Err(format!("unknown resourceType {other:?}")),
+        };
+        if !fixture["source"].is_string() {
+            return Err("missing 'source'".into());
+        }
+        let before = fixture["before"].clone();
+        let mut doc = before.clone();
+        let result = parse_request(&fixture["request"]).and_then(|ops| apply(rt, &mut doc, &ops));
+        match (fixture.get("after"), fixture.get("error"), result) {
+            (Some(after), None, Ok(())) if doc == *after => Ok(()),
+            (Some(after), None, Ok(())) => Err(format!("expected {after:#}\ngot {doc:#}")),
+            (Some(_), None, Err(e)) => Err(format!("unexpected error {:?}", e.to_body())),
+            (None, Some(expected), Err(e)) => {
+                let got = json!({"status": e.status().to_string(), "scimType": e.scim_type()});
+                if got != *expected {
+                    Err(format!("expected error {expected}, got {:?}", e.to_body()))
+                } else if doc != before {
+                    Err(format!("document changed on error: {doc:#}"))
+                } else {
+                    Ok(())
+                }
+            }
+            (None, Some(expected), Ok(())) => {
+                Err(format!("expected error {expected}, got {doc:#}"))
+            }
+            _ => Err("a fixture needs exactly one of 'after' and 'error'".into()),
+        }
+    }
+
+    #[test]
+    fn rfc_7644_fixtures() {
+        let dir = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/data/patch"));
+        let mut files: Vec<_> = std::fs::read_dir(dir)
+            .expect("fixture directory")
+            .map(|e| e.expect("directory entry").path())
+            .filter(|p| p.extension().is_some_and(|x| x == "json"))
+            .collect();
+        files.sort();
+        assert!(files.len() >= 20, "fixtures missing in {}", dir.display());
+        let failures: Vec<String> = files
+            .iter()
+            .filter_map(|f| {
+                check_fixture(f).err().map(|e| {
+                    let name = f.file_name().map(|n| n.to_string_lossy().into_owned());
+                    format!("{}: {e}", name.unwrap_or_default())
+                })
+            })
+            .collect();
+        assert!(
+            failures.is_empty(),
+            "{} fixture(s) failed:\n{}",
+            failures.len(),
+            failures.join("\n\n")
+        );
+    }
 }

@@ -15,7 +15,9 @@ use crate::schema::{AttrType, Attribute, Mutability, ResourceType, Returned};
 /// attributes are ignored (RFC 7644 §3.3, §3.5.1).
 pub fn canonicalize(rt: &ResourceType, body: Value) -> ScimResult<Value> {
     let Value::Object(input) = body else {
-        return Err(ScimError::InvalidSyntax("the request body must be a JSON object".into()));
+        return Err(ScimError::InvalidSyntax(
+            "the request body must be a JSON object".into(),
+        ));
     };
     let mut out = Map::new();
     let mut schemas_seen = None;
@@ -57,21 +59,35 @@ fn unknown(name: &str, schema: &str) -> ScimError {
 
 /// The `schemas` attribute: required, must list the core schema and only known extensions.
 /// The result lists the core schema and each extension the resource has values for.
-fn check_schemas(rt: &ResourceType, given: Option<Value>, doc: &Map<String, Value>) -> ScimResult<Value> {
+fn check_schemas(
+    rt: &ResourceType,
+    given: Option<Value>,
+    doc: &Map<String, Value>,
+) -> ScimResult<Value> {
     let Some(Value::Array(given)) = given else {
-        return Err(ScimError::InvalidSyntax("the 'schemas' attribute is required and must be an array".into()));
+        return Err(ScimError::InvalidSyntax(
+            "the 'schemas' attribute is required and must be an array".into(),
+        ));
     };
     let mut has_core = false;
     for s in &given {
-        let s = s.as_str().ok_or_else(|| ScimError::InvalidSyntax("'schemas' must hold strings".into()))?;
+        let s = s
+            .as_str()
+            .ok_or_else(|| ScimError::InvalidSyntax("'schemas' must hold strings".into()))?;
         if s.eq_ignore_ascii_case(rt.schema.id) {
             has_core = true;
         } else if rt.extension(s).is_none() {
-            return Err(ScimError::InvalidValue(format!("unknown schema {s} for {}", rt.name)));
+            return Err(ScimError::InvalidValue(format!(
+                "unknown schema {s} for {}",
+                rt.name
+            )));
         }
     }
     if !has_core {
-        return Err(ScimError::InvalidValue(format!("'schemas' must contain {}", rt.schema.id)));
+        return Err(ScimError::InvalidValue(format!(
+            "'schemas' must contain {}",
+            rt.schema.id
+        )));
     }
     Ok(schemas_of(rt, doc))
 }
@@ -85,7 +101,12 @@ pub fn schemas_of(rt: &ResourceType, doc: &Map<String, Value>) -> Value {
 }
 
 /// Inserts one attribute's canonical value unless it is readOnly or unassigned.
-fn insert_canonical(out: &mut Map<String, Value>, attr: &Attribute, value: Value, path: &str) -> ScimResult<()> {
+fn insert_canonical(
+    out: &mut Map<String, Value>,
+    attr: &Attribute,
+    value: Value,
+    path: &str,
+) -> ScimResult<()> {
     if attr.mutability == Mutability::ReadOnly {
         return Ok(());
     }
@@ -115,7 +136,9 @@ pub fn canonical_value(attr: &Attribute, value: Value, path: &str) -> ScimResult
     }
     if attr.multi_valued {
         let Value::Array(items) = value else {
-            return Err(ScimError::InvalidValue(format!("'{path}' is multi-valued and must be an array")));
+            return Err(ScimError::InvalidValue(format!(
+                "'{path}' is multi-valued and must be an array"
+            )));
         };
         let mut out = Vec::with_capacity(items.len());
         for item in items {
@@ -144,13 +167,15 @@ pub fn canonical_single(attr: &Attribute, value: Value, path: &str) -> ScimResul
         return Ok(value);
     }
     let Value::Object(fields) = value else {
-        return Err(ScimError::InvalidValue(format!("'{path}' must be a complex (object) value")));
+        return Err(ScimError::InvalidValue(format!(
+            "'{path}' must be a complex (object) value"
+        )));
     };
     let mut out = Map::new();
     for (name, v) in fields {
-        let sub = attr
-            .sub_attribute(&name)
-            .ok_or_else(|| ScimError::InvalidValue(format!("unknown sub-attribute '{name}' of '{path}'")))?;
+        let sub = attr.sub_attribute(&name).ok_or_else(|| {
+            ScimError::InvalidValue(format!("unknown sub-attribute '{name}' of '{path}'"))
+        })?;
         if sub.mutability == Mutability::ReadOnly {
             continue;
         }
@@ -178,8 +203,14 @@ fn type_name(t: AttrType) -> &'static str {
 /// Fails with `invalidValue` when a required attribute is unassigned.
 pub fn check_required(rt: &ResourceType, doc: &Value) -> ScimResult<()> {
     for attr in &rt.schema.attributes {
-        if attr.required && attr.mutability != Mutability::ReadOnly && doc.get(attr.name).is_none_or(is_unassigned) {
-            return Err(ScimError::InvalidValue(format!("'{}' is required", attr.name)));
+        if attr.required
+            && attr.mutability != Mutability::ReadOnly
+            && doc.get(attr.name).is_none_or(is_unassigned)
+        {
+            return Err(ScimError::InvalidValue(format!(
+                "'{}' is required",
+                attr.name
+            )));
         }
     }
     Ok(())
@@ -188,10 +219,19 @@ pub fn check_required(rt: &ResourceType, doc: &Value) -> ScimResult<()> {
 /// Makes at most one value of each multi-valued attribute `primary` (RFC 7643 §2.4): the last
 /// value marked primary wins; the flag is removed from the others.
 pub fn enforce_single_primary(rt: &ResourceType, doc: &mut Value) {
-    let Some(obj) = doc.as_object_mut() else { return };
-    for attr in rt.schema.attributes.iter().filter(|a| a.multi_valued && a.sub_attribute("primary").is_some()) {
+    let Some(obj) = doc.as_object_mut() else {
+        return;
+    };
+    for attr in rt
+        .schema
+        .attributes
+        .iter()
+        .filter(|a| a.multi_valued && a.sub_attribute("primary").is_some())
+    {
         if let Some(Value::Array(items)) = obj.get_mut(attr.name) {
-            let last = items.iter().rposition(|i| i.get("primary") == Some(&Value::Bool(true)));
+            let last = items
+                .iter()
+                .rposition(|i| i.get("primary") == Some(&Value::Bool(true)));
             if let Some(last) = last {
                 for (i, item) in items.iter_mut().enumerate() {
                     if i != last
@@ -237,7 +277,13 @@ impl Projection {
         self.decide(rt, extension, attr, None)
     }
 
-    fn decide(&self, rt: &ResourceType, extension: Option<&str>, attr: &Attribute, sub: Option<&Attribute>) -> bool {
+    fn decide(
+        &self,
+        rt: &ResourceType,
+        extension: Option<&str>,
+        attr: &Attribute,
+        sub: Option<&Attribute>,
+    ) -> bool {
         let target = sub.unwrap_or(attr);
         match target.returned {
             Returned::Never => return false,
@@ -257,11 +303,13 @@ impl Projection {
                     || (extension.is_some_and(|e| p == e.to_ascii_lowercase()))
                     || (allow_parent && sub.is_some() && {
                         let parent_full = full_name(rt, extension, attr, None);
-                        p == parent_full || (extension.is_none() && p == attr.name.to_ascii_lowercase())
+                        p == parent_full
+                            || (extension.is_none() && p == attr.name.to_ascii_lowercase())
                     })
                     || (allow_child
                         && sub.is_none()
-                        && (p.starts_with(&format!("{full}.")) || (extension.is_none() && p.starts_with(&format!("{short}.")))))
+                        && (p.starts_with(&format!("{full}."))
+                            || (extension.is_none() && p.starts_with(&format!("{short}.")))))
             })
         };
         if !self.attributes.is_empty() {
@@ -275,7 +323,9 @@ impl Projection {
 
     /// Applies the projection to a full output document.
     pub fn apply(&self, rt: &ResourceType, doc: &mut Value) {
-        let Some(obj) = doc.as_object_mut() else { return };
+        let Some(obj) = doc.as_object_mut() else {
+            return;
+        };
         let keys: Vec<String> = obj.keys().cloned().collect();
         for key in keys {
             if key == "schemas" {
@@ -317,7 +367,9 @@ fn project_fields(
     let names: Vec<String> = fields.keys().cloned().collect();
     for name in names {
         match lookup(&name) {
-            Some(attr) if p.decide(rt, ext, attr, None) => project_subs(p, rt, ext, attr, fields.get_mut(&name)),
+            Some(attr) if p.decide(rt, ext, attr, None) => {
+                project_subs(p, rt, ext, attr, fields.get_mut(&name))
+            }
             _ => {
                 fields.remove(&name);
             }
@@ -325,13 +377,22 @@ fn project_fields(
     }
 }
 
-fn project_subs(p: &Projection, rt: &ResourceType, ext: Option<&str>, attr: &Attribute, value: Option<&mut Value>) {
+fn project_subs(
+    p: &Projection,
+    rt: &ResourceType,
+    ext: Option<&str>,
+    attr: &Attribute,
+    value: Option<&mut Value>,
+) {
     if attr.ty != AttrType::Complex {
         return;
     }
     let prune = |v: &mut Value| {
         if let Some(o) = v.as_object_mut() {
-            o.retain(|k, _| attr.sub_attribute(k).is_some_and(|s| p.decide(rt, ext, attr, Some(s))));
+            o.retain(|k, _| {
+                attr.sub_attribute(k)
+                    .is_some_and(|s| p.decide(rt, ext, attr, Some(s)))
+            });
         }
     };
     match value {
@@ -341,7 +402,12 @@ fn project_subs(p: &Projection, rt: &ResourceType, ext: Option<&str>, attr: &Att
     }
 }
 
-fn full_name(rt: &ResourceType, ext: Option<&str>, attr: &Attribute, sub: Option<&Attribute>) -> String {
+fn full_name(
+    rt: &ResourceType,
+    ext: Option<&str>,
+    attr: &Attribute,
+    sub: Option<&Attribute>,
+) -> String {
     let schema = ext.unwrap_or(rt.schema.id);
     let mut s = format!("{schema}:{}", attr.name);
     if let Some(sub) = sub {
@@ -383,7 +449,8 @@ mod tests {
         assert_eq!(e.scim_type(), Some("invalidValue"));
         let e = user(json!({"schemas": [core], "userName": "a", "shoeSize": 9})).unwrap_err();
         assert!(e.to_string().contains("shoeSize"));
-        let e = user(json!({"schemas": [core], "userName": "a", "emails": {"value": "x"}})).unwrap_err();
+        let e = user(json!({"schemas": [core], "userName": "a", "emails": {"value": "x"}}))
+            .unwrap_err();
         assert_eq!(e.scim_type(), Some("invalidValue"));
         let e = user(json!({"userName": "a"})).unwrap_err();
         assert_eq!(e.scim_type(), Some("invalidSyntax"));
@@ -398,7 +465,10 @@ mod tests {
         }))
         .expect("valid");
         assert_eq!(doc[ext]["department"], "R&D");
-        assert_eq!(doc["schemas"], json!(["urn:ietf:params:scim:schemas:core:2.0:User", ext]));
+        assert_eq!(
+            doc["schemas"],
+            json!(["urn:ietf:params:scim:schemas:core:2.0:User", ext])
+        );
     }
 
     #[test]
@@ -408,15 +478,22 @@ mod tests {
             "name": {"givenName": "G", "familyName": "F"}, "password": "p"});
         let mut d = full.clone();
         Projection::new(Some("name.givenName"), None).apply(rt, &mut d);
-        assert_eq!(d, json!({"schemas": [rt.schema.id], "id": "1", "name": {"givenName": "G"}}));
+        assert_eq!(
+            d,
+            json!({"schemas": [rt.schema.id], "id": "1", "name": {"givenName": "G"}})
+        );
         let mut d = full;
         Projection::new(None, Some("displayName,name")).apply(rt, &mut d);
-        assert_eq!(d, json!({"schemas": [rt.schema.id], "id": "1", "userName": "a"}));
+        assert_eq!(
+            d,
+            json!({"schemas": [rt.schema.id], "id": "1", "userName": "a"})
+        );
     }
 
     #[test]
     fn one_primary_at_most() {
-        let mut doc = json!({"emails": [{"value": "a", "primary": true}, {"value": "b", "primary": true}]});
+        let mut doc =
+            json!({"emails": [{"value": "a", "primary": true}, {"value": "b", "primary": true}]});
         enforce_single_primary(&REGISTRY.user, &mut doc);
         assert_eq!(doc["emails"][0].get("primary"), None);
         assert_eq!(doc["emails"][1]["primary"], true);

@@ -89,7 +89,11 @@ pub const ROUTES: &[Route] = &[
     route(Patch, "/Groups/{id}", Operation::Patch(Group)),
     route(Delete, "/Groups/{id}", Operation::Delete(Group)),
     route(Post, "/.search", Operation::Search(None)),
-    route(Get, "/ServiceProviderConfig", Operation::ServiceProviderConfig),
+    route(
+        Get,
+        "/ServiceProviderConfig",
+        Operation::ServiceProviderConfig,
+    ),
     route(Get, "/Schemas", Operation::ListSchemas),
     route(Get, "/Schemas/{id}", Operation::GetSchema),
     route(Get, "/ResourceTypes", Operation::ListResourceTypes),
@@ -152,20 +156,26 @@ mod tests {
 
     #[test]
     fn routes_resolve_with_ids() {
-        let m = route_request(Method::Get, "/Users/abc").expect("route");
+        let m = route_request(Get, "/Users/abc").expect("route");
         assert_eq!(m.operation, Operation::Get(User));
         assert_eq!(m.id.as_deref(), Some("abc"));
-        let m = route_request(Method::Post, "/Groups/.search").expect("route");
+        let m = route_request(Post, "/Groups/.search").expect("route");
         assert_eq!(m.operation, Operation::Search(Some(Group)));
-        let m = route_request(Method::Get, "/Schemas/urn:ietf:params:scim:schemas:core:2.0:User").expect("route");
+        let m = route_request(Get, "/Schemas/urn:ietf:params:scim:schemas:core:2.0:User")
+            .expect("route");
         assert_eq!(m.operation, Operation::GetSchema);
     }
 
     #[test]
     fn unknown_method_is_405_and_unknown_path_404() {
-        assert_eq!(route_request(Method::Post, "/ServiceProviderConfig").unwrap_err().status(), 405);
-        assert_eq!(route_request(Method::Get, "/Nope").unwrap_err().status(), 404);
-        assert_eq!(route_request(Method::Delete, "/Users").unwrap_err().status(), 405);
+        assert_eq!(
+            route_request(Post, "/ServiceProviderConfig")
+                .unwrap_err()
+                .status(),
+            405
+        );
+        assert_eq!(route_request(Get, "/Nope").unwrap_err().status(), 404);
+        assert_eq!(route_request(Delete, "/Users").unwrap_err().status(), 405);
     }
 
     #[test]

@@ -183,7 +183,10 @@ fn plural(
         description,
         vec![
             value,
-            s("display", "A human-readable name, primarily used for display purposes."),
+            s(
+                "display",
+                "A human-readable name, primarily used for display purposes.",
+            ),
             s("type", "A label indicating the attribute's function.").canonical(types),
             b("primary", "Whether this is the primary or preferred value."),
         ],
@@ -317,10 +320,11 @@ impl ResourceType {
             }
             None => match self.core_attribute(&path.name) {
                 Some(a) => (None, a),
-                None => self
-                    .extensions
-                    .iter()
-                    .find_map(|e| e.schema.attribute(&path.name).map(|a| (Some(e.schema.id), a)))?,
+                None => self.extensions.iter().find_map(|e| {
+                    e.schema
+                        .attribute(&path.name)
+                        .map(|a| (Some(e.schema.id), a))
+                })?,
             },
         };
         let sub = match &path.sub {
@@ -469,21 +473,41 @@ pub static REGISTRY: LazyLock<Registry> = LazyLock::new(|| Registry {
 
 static COMMON: LazyLock<Vec<Attribute>> = LazyLock::new(|| {
     vec![
-        s("id", "Unique identifier for the resource, assigned by the service provider.")
-            .case_exact()
-            .mutability(Mutability::ReadOnly)
-            .returned(Returned::Always)
-            .unique(),
-        s("externalId", "Identifier of the resource as defined by the provisioning client.")
-            .case_exact(),
+        s(
+            "id",
+            "Unique identifier for the resource, assigned by the service provider.",
+        )
+        .case_exact()
+        .mutability(Mutability::ReadOnly)
+        .returned(Returned::Always)
+        .unique(),
+        s(
+            "externalId",
+            "Identifier of the resource as defined by the provisioning client.",
+        )
+        .case_exact(),
         complex(
             "meta",
             "Resource metadata.",
             vec![
-                s("resourceType", "The name of the resource type of the resource.").case_exact(),
-                Attribute::new("created", AttrType::DateTime, "When the resource was added."),
-                Attribute::new("lastModified", AttrType::DateTime, "When the resource was last updated."),
-                r("location", "The URI of the resource.").case_exact().refs(&["uri"]),
+                s(
+                    "resourceType",
+                    "The name of the resource type of the resource.",
+                )
+                .case_exact(),
+                Attribute::new(
+                    "created",
+                    AttrType::DateTime,
+                    "When the resource was added.",
+                ),
+                Attribute::new(
+                    "lastModified",
+                    AttrType::DateTime,
+                    "When the resource was last updated.",
+                ),
+                r("location", "The URI of the resource.")
+                    .case_exact()
+                    .refs(&["uri"]),
                 s("version", "The version (ETag) of the resource.").case_exact(),
             ],
         )
@@ -496,9 +520,12 @@ pub static USER: LazyLock<Schema> = LazyLock::new(|| Schema {
     name: "User",
     description: "User Account",
     attributes: vec![
-        s("userName", "Unique identifier for the User, used to authenticate.")
-            .required()
-            .unique(),
+        s(
+            "userName",
+            "Unique identifier for the User, used to authenticate.",
+        )
+        .required()
+        .unique(),
         complex(
             "name",
             "The components of the user's real name.",
@@ -511,30 +538,51 @@ pub static USER: LazyLock<Schema> = LazyLock::new(|| Schema {
                 s("honorificSuffix", "The honorific suffix(es) of the User."),
             ],
         ),
-        s("displayName", "The name of the User, suitable for display to end-users."),
+        s(
+            "displayName",
+            "The name of the User, suitable for display to end-users.",
+        ),
         s("nickName", "The casual way to address the user."),
         r("profileUrl", "A URI pointing to the User's online profile.").refs(&["external"]),
         s("title", "The user's title, such as \"Vice President\"."),
-        s("userType", "The relationship between the organization and the user."),
-        s("preferredLanguage", "The User's preferred written or spoken language."),
+        s(
+            "userType",
+            "The relationship between the organization and the user.",
+        ),
+        s(
+            "preferredLanguage",
+            "The User's preferred written or spoken language.",
+        ),
         s("locale", "The User's default location for localization."),
-        s("timezone", "The User's time zone in the IANA Time Zone database format."),
+        s(
+            "timezone",
+            "The User's time zone in the IANA Time Zone database format.",
+        ),
         b("active", "The User's administrative status."),
-        s("password", "The User's cleartext password; accepted, never returned.")
-            .mutability(Mutability::WriteOnly)
-            .returned(Returned::Never),
-        plural("emails", "Email addresses for the user.", s("value", "Email address."), &[
-            "work", "home", "other",
-        ]),
+        s(
+            "password",
+            "The User's cleartext password; accepted, never returned.",
+        )
+        .mutability(Mutability::WriteOnly)
+        .returned(Returned::Never),
+        plural(
+            "emails",
+            "Email addresses for the user.",
+            s("value", "Email address."),
+            &["work", "home", "other"],
+        ),
         plural(
             "phoneNumbers",
             "Phone numbers for the User.",
             s("value", "Phone number."),
             &["work", "home", "mobile", "fax", "pager", "other"],
         ),
-        plural("ims", "Instant messaging addresses.", s("value", "Instant messaging address."), &[
-            "aim", "gtalk", "icq", "xmpp", "msn", "skype", "qq", "yahoo",
-        ]),
+        plural(
+            "ims",
+            "Instant messaging addresses.",
+            s("value", "Instant messaging address."),
+            &["aim", "gtalk", "icq", "xmpp", "msn", "skype", "qq", "yahoo"],
+        ),
         plural(
             "photos",
             "URLs of photos of the User.",
@@ -545,7 +593,10 @@ pub static USER: LazyLock<Schema> = LazyLock::new(|| Schema {
             "addresses",
             "A physical mailing address for this User.",
             vec![
-                s("formatted", "The full mailing address, formatted for display."),
+                s(
+                    "formatted",
+                    "The full mailing address, formatted for display.",
+                ),
                 s("streetAddress", "The full street address component."),
                 s("locality", "The city or locality component."),
                 s("region", "The state or region component."),
@@ -569,7 +620,12 @@ pub static USER: LazyLock<Schema> = LazyLock::new(|| Schema {
         )
         .multi()
         .all(read_only),
-        plural("entitlements", "Entitlements of the User.", s("value", "The entitlement."), &[]),
+        plural(
+            "entitlements",
+            "Entitlements of the User.",
+            s("value", "The entitlement."),
+            &[],
+        ),
         plural("roles", "Roles of the User.", s("value", "The role."), &[]),
         plural(
             "x509Certificates",
@@ -608,7 +664,10 @@ pub static ENTERPRISE_USER: LazyLock<Schema> = LazyLock::new(|| Schema {
     name: "EnterpriseUser",
     description: "Enterprise User",
     attributes: vec![
-        s("employeeNumber", "Numeric or alphanumeric identifier assigned to a person."),
+        s(
+            "employeeNumber",
+            "Numeric or alphanumeric identifier assigned to a person.",
+        ),
         s("costCenter", "Identifies the name of a cost center."),
         s("organization", "Identifies the name of an organization."),
         s("division", "Identifies the name of a division."),
@@ -617,8 +676,11 @@ pub static ENTERPRISE_USER: LazyLock<Schema> = LazyLock::new(|| Schema {
             "manager",
             "The User's manager.",
             vec![
-                s("value", "The id of the SCIM resource representing the User's manager.")
-                    .case_exact(),
+                s(
+                    "value",
+                    "The id of the SCIM resource representing the User's manager.",
+                )
+                .case_exact(),
                 r("$ref", "The URI of the manager's User resource.").refs(&["User"]),
                 read_only(s("displayName", "The displayName of the User's manager.")),
             ],
@@ -634,9 +696,26 @@ mod tests {
     fn user_schema_has_every_rfc_7643_attribute() {
         let names: Vec<_> = USER.attributes.iter().map(|a| a.name).collect();
         for expected in [
-            "userName", "name", "displayName", "nickName", "profileUrl", "title", "userType",
-            "preferredLanguage", "locale", "timezone", "active", "password", "emails",
-            "phoneNumbers", "ims", "photos", "addresses", "groups", "entitlements", "roles",
+            "userName",
+            "name",
+            "displayName",
+            "nickName",
+            "profileUrl",
+            "title",
+            "userType",
+            "preferredLanguage",
+            "locale",
+            "timezone",
+            "active",
+            "password",
+            "emails",
+            "phoneNumbers",
+            "ims",
+            "photos",
+            "addresses",
+            "groups",
+            "entitlements",
+            "roles",
             "x509Certificates",
         ] {
             assert!(names.contains(&expected), "missing {expected}");
@@ -652,8 +731,10 @@ mod tests {
 
     #[test]
     fn urn_qualified_paths_split_at_the_registered_schema() {
-        let p = AttrPath::parse("urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager.value")
-            .expect("path");
+        let p = AttrPath::parse(
+            "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager.value",
+        )
+        .expect("path");
         assert_eq!(p.schema.as_deref(), Some(ENTERPRISE_USER_SCHEMA));
         assert_eq!(p.name, "manager");
         assert_eq!(p.sub.as_deref(), Some("value"));
@@ -664,7 +745,10 @@ mod tests {
 
     #[test]
     fn unqualified_paths_resolve_case_insensitively() {
-        let r = REGISTRY.user.resolve(&AttrPath::parse("NAME.givenname").expect("path")).expect("resolves");
+        let r = REGISTRY
+            .user
+            .resolve(&AttrPath::parse("NAME.givenname").expect("path"))
+            .expect("resolves");
         assert_eq!(r.attr.name, "name");
         assert_eq!(r.target().name, "givenName");
         assert!(REGISTRY.user.resolve(&AttrPath::simple("meta")).is_some());

@@ -41,9 +41,11 @@ impl Service {
 
     /// The tenant of an `Authorization` header value; 401 when missing, malformed or unknown.
     pub async fn authenticate(&self, authorization: Option<&str>) -> ScimResult<String> {
-        let token = authorization
-            .and_then(tenant::bearer)
-            .ok_or_else(|| ScimError::Unauthorized("an 'Authorization: Bearer <Secret Token>' header is required".into()))?;
+        let token = authorization.and_then(tenant::bearer).ok_or_else(|| {
+            ScimError::Unauthorized(
+                "an 'Authorization: Bearer <Secret Token>' header is required".into(),
+            )
+        })?;
         tenant::authenticate(&*self.store, token)
             .await?
             .ok_or_else(|| ScimError::Unauthorized("the bearer token is not valid".into()))
@@ -53,7 +55,12 @@ impl Service {
     pub async fn handle(&self, tenant: &str, req: &ScimRequest) -> Outcome {
         let started = Instant::now();
         let metered = Metered::new(self.store.clone());
-        let ctx = Ctx { tenant, store: &metered, base_url: &req.base_url, limits: &self.limits };
+        let ctx = Ctx {
+            tenant,
+            store: &metered,
+            base_url: &req.base_url,
+            limits: &self.limits,
+        };
         let routed = route_request(req.method, &req.path);
         let operation = routed.as_ref().ok().map(|m| m.operation);
         let result = match routed {
@@ -67,7 +74,11 @@ impl Service {
             method = req.method.as_str(),
             operation = operation.map_or("unrouted", Operation::name),
             status = response.status,
-            scim_type = response.body.as_ref().and_then(|b| b.get("scimType")).and_then(|v| v.as_str()),
+            scim_type = response
+                .body
+                .as_ref()
+                .and_then(|b| b.get("scimType"))
+                .and_then(|v| v.as_str()),
             latency_us = started.elapsed().as_micros() as u64,
             store_calls = usage.calls,
             items_read = usage.items_read,
@@ -76,10 +87,20 @@ impl Service {
             write_units = usage.write_units,
             "scim request"
         );
-        Outcome { response, operation, usage }
+        Outcome {
+            response,
+            operation,
+            usage,
+        }
     }
 
-    async fn dispatch(&self, ctx: &Ctx<'_>, op: Operation, id: Option<&str>, req: &ScimRequest) -> ScimResult<ScimResponse> {
+    async fn dispatch(
+        &self,
+        ctx: &Ctx<'_>,
+        op: Operation,
+        id: Option<&str>,
+        req: &ScimRequest,
+    ) -> ScimResult<ScimResponse> {
         if req.body.len() > self.limits.max_payload_bytes {
             return Err(ScimError::PayloadTooLarge(format!(
                 "the request body exceeds maxPayloadSize ({} bytes)",

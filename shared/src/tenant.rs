@@ -123,7 +123,10 @@ pub async fn delete_tenant(store: &dyn Store, id: &str) -> Result<(), TenantErro
 }
 
 /// Issues a new Secret Token for a tenant and returns it; only its hash is stored.
-pub async fn issue_token(store: &dyn Store, tenant: &str) -> Result<(String, TokenInfo), TenantError> {
+pub async fn issue_token(
+    store: &dyn Store,
+    tenant: &str,
+) -> Result<(String, TokenInfo), TenantError> {
     if get_tenant(store, tenant).await?.is_none() {
         return Err(TenantError::NotFound(tenant.to_string()));
     }
@@ -141,7 +144,10 @@ pub async fn issue_token(store: &dyn Store, tenant: &str) -> Result<(String, Tok
     };
     let item = Item {
         key: keys::token(&hash),
-        gsi1: Some(Key::new(keys::tenant_tokens(tenant), format!("{}#{}", info.created, info.id))),
+        gsi1: Some(Key::new(
+            keys::tenant_tokens(tenant),
+            format!("{}#{}", info.created, info.id),
+        )),
         version: 1,
         body: serde_json::to_string(&StoredToken {
             hash: hash.clone(),
@@ -173,7 +179,11 @@ struct StoredToken {
 }
 
 async fn stored_tokens(store: &dyn Store, tenant: &str) -> Result<Vec<StoredToken>, TenantError> {
-    let items = query_all(store, Query::new(Index::Gsi1, keys::tenant_tokens(tenant), "", 100)).await?;
+    let items = query_all(
+        store,
+        Query::new(Index::Gsi1, keys::tenant_tokens(tenant), "", 100),
+    )
+    .await?;
     Ok(items
         .iter()
         .filter_map(|i| serde_json::from_str(&i.body).ok())
@@ -181,11 +191,19 @@ async fn stored_tokens(store: &dyn Store, tenant: &str) -> Result<Vec<StoredToke
 }
 
 pub async fn list_tokens(store: &dyn Store, tenant: &str) -> Result<Vec<TokenInfo>, TenantError> {
-    Ok(stored_tokens(store, tenant).await?.into_iter().map(|t| t.info).collect())
+    Ok(stored_tokens(store, tenant)
+        .await?
+        .into_iter()
+        .map(|t| t.info)
+        .collect())
 }
 
 /// Revokes a token by its id (as listed).
-pub async fn revoke_token(store: &dyn Store, tenant: &str, token_id: &str) -> Result<(), TenantError> {
+pub async fn revoke_token(
+    store: &dyn Store,
+    tenant: &str,
+    token_id: &str,
+) -> Result<(), TenantError> {
     let token = stored_tokens(store, tenant)
         .await?
         .into_iter()
@@ -219,7 +237,10 @@ pub async fn authenticate(store: &dyn Store, token: &str) -> Result<Option<Strin
 /// Extracts the token of an `Authorization: Bearer <token>` header value.
 pub fn bearer(header: &str) -> Option<&str> {
     let (scheme, token) = header.trim().split_once(' ')?;
-    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim()).filter(|t| !t.is_empty())
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then(|| token.trim())
+        .filter(|t| !t.is_empty())
 }
 
 async fn query_all(store: &dyn Store, mut q: Query) -> Result<Vec<Item>, StoreError> {
@@ -244,10 +265,21 @@ mod tests {
         let store = EmbeddedStore::in_memory().expect("store");
         create_tenant(&store, "acme").await.expect("tenant");
         let (token, info) = issue_token(&store, "acme").await.expect("token");
-        assert!(token.len() >= TOKEN_PREFIX.len() + 43, "256 bits of entropy");
-        assert_eq!(authenticate(&store, &token).await.expect("auth").as_deref(), Some("acme"));
-        assert_eq!(authenticate(&store, "scim_wrong").await.expect("auth"), None);
-        revoke_token(&store, "acme", &info.id).await.expect("revoke");
+        assert!(
+            token.len() >= TOKEN_PREFIX.len() + 43,
+            "256 bits of entropy"
+        );
+        assert_eq!(
+            authenticate(&store, &token).await.expect("auth").as_deref(),
+            Some("acme")
+        );
+        assert_eq!(
+            authenticate(&store, "scim_wrong").await.expect("auth"),
+            None
+        );
+        revoke_token(&store, "acme", &info.id)
+            .await
+            .expect("revoke");
         assert_eq!(authenticate(&store, &token).await.expect("auth"), None);
     }
 
@@ -257,16 +289,28 @@ mod tests {
         create_tenant(&store, "acme").await.expect("tenant");
         issue_token(&store, "acme").await.expect("first");
         issue_token(&store, "acme").await.expect("second");
-        assert!(matches!(issue_token(&store, "acme").await, Err(TenantError::TooManyTokens(_))));
-        assert!(matches!(issue_token(&store, "nope").await, Err(TenantError::NotFound(_))));
+        assert!(matches!(
+            issue_token(&store, "acme").await,
+            Err(TenantError::TooManyTokens(_))
+        ));
+        assert!(matches!(
+            issue_token(&store, "nope").await,
+            Err(TenantError::NotFound(_))
+        ));
     }
 
     #[tokio::test]
     async fn tenant_ids_are_validated_and_unique() {
         let store = EmbeddedStore::in_memory().expect("store");
-        assert!(matches!(create_tenant(&store, "Bad Id").await, Err(TenantError::InvalidId)));
+        assert!(matches!(
+            create_tenant(&store, "Bad Id").await,
+            Err(TenantError::InvalidId)
+        ));
         create_tenant(&store, "a").await.expect("a");
-        assert!(matches!(create_tenant(&store, "a").await, Err(TenantError::Exists(_))));
+        assert!(matches!(
+            create_tenant(&store, "a").await,
+            Err(TenantError::Exists(_))
+        ));
         assert_eq!(list_tenants(&store).await.expect("list").len(), 1);
     }
 

@@ -4,8 +4,9 @@
 use std::sync::Arc;
 
 use reqwest::header::{HeaderMap, HeaderValue};
+use scim_shared::http::{Method, ScimRequest};
 use scim_shared::ops::Limits;
-use scim_shared::service::Service;
+use scim_shared::service::{Outcome, Service};
 use scim_shared::store::{EmbeddedStore, Store};
 use scim_shared::tenant;
 use serde_json::Value;
@@ -35,7 +36,9 @@ impl TestServer {
     pub async fn with_limits(limits: Limits) -> TestServer {
         let store: Arc<dyn Store> = Arc::new(EmbeddedStore::in_memory().expect("store"));
         let service = Arc::new(Service::new(store.clone(), limits));
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
         let addr = listener.local_addr().expect("addr");
         let (stop, stopped) = oneshot::channel::<()>();
         let app = scimctl::server::app(service.clone(), None);
@@ -43,15 +46,43 @@ impl TestServer {
             let _ = stopped.await;
         }));
         let base = scimctl::server::tenant_url(addr);
-        tenant::create_tenant(&*store, "acme").await.expect("tenant");
+        tenant::create_tenant(&*store, "acme")
+            .await
+            .expect("tenant");
         let (token, _) = tenant::issue_token(&*store, "acme").await.expect("token");
         let client = Scim::new(&base, Some(&token));
-        TestServer { base, store, service, client, stop: Some(stop) }
+        TestServer {
+            base,
+            store,
+            service,
+            client,
+            stop: Some(stop),
+        }
+    }
+
+    /// Handles a request in-process (no socket) for tenant `acme` and returns the response with
+    /// the store usage it caused.
+    pub async fn call(&self, method: Method, path: &str, body: Option<&Value>) -> Outcome {
+        let mut req = ScimRequest::new(method, path, &self.base);
+        if let Some((p, q)) = path.split_once('?') {
+            req.path = p.to_string();
+            req.query = q
+                .split('&')
+                .filter_map(|kv| kv.split_once('='))
+                .map(|(k, v)| (k.to_string(), v.replace("%20", " ").replace("%22", "\"")))
+                .collect();
+        }
+        if let Some(b) = body {
+            req.body = b.to_string().into_bytes();
+        }
+        self.service.handle("acme", &req).await
     }
 
     /// A client for a second tenant of the same server.
     pub async fn tenant(&self, id: &str) -> Scim {
-        tenant::create_tenant(&*self.store, id).await.expect("tenant");
+        tenant::create_tenant(&*self.store, id)
+            .await
+            .expect("tenant");
         let (token, _) = tenant::issue_token(&*self.store, id).await.expect("token");
         Scim::new(&self.base, Some(&token))
     }
@@ -81,15 +112,27 @@ impl Reply {
     /// Asserts the status, printing the body when it differs.
     #[track_caller]
     pub fn expect(self, status: u16) -> Reply {
-        assert_eq!(self.status, status, "unexpected status; body: {}", self.body);
+        assert_eq!(
+            self.status, status,
+            "unexpected status; body: {}",
+            self.body
+        );
         self
     }
 
     /// Asserts a SCIM error with this status and scimType (None: no scimType required).
     #[track_caller]
     pub fn expect_error(self, status: u16, scim_type: Option<&str>) -> Reply {
-        assert_eq!(self.status, status, "unexpected status; body: {}", self.body);
-        assert_eq!(self.body["schemas"][0], "urn:ietf:params:scim:api:messages:2.0:Error", "{}", self.body);
+        assert_eq!(
+            self.status, status,
+            "unexpected status; body: {}",
+            self.body
+        );
+        assert_eq!(
+            self.body["schemas"][0], "urn:ietf:params:scim:api:messages:2.0:Error",
+            "{}",
+            self.body
+        );
         assert_eq!(self.body["status"], status.to_string());
         if let Some(t) = scim_type {
             assert_eq!(self.body["scimType"], t, "{}", self.body);
@@ -113,15 +156,28 @@ pub struct Scim {
 
 impl Scim {
     pub fn new(base: &str, token: Option<&str>) -> Scim {
-        Scim { base: base.to_string(), http: reqwest::Client::new(), token: token.map(str::to_string) }
+        Scim {
+            base: base.to_string(),
+            http: reqwest::Client::new(),
+            token: token.map(str::to_string),
+        }
     }
 
     pub fn with_token(&self, token: Option<&str>) -> Scim {
-        Scim { token: token.map(str::to_string), ..self.clone() }
+        Scim {
+            token: token.map(str::to_string),
+            ..self.clone()
+        }
     }
 
     /// Sends a request; `path` is relative to the base URL, `body` raw bytes if any.
-    pub async fn send(&self, method: &str, path: &str, body: Option<Vec<u8>>, headers: &[(&str, &str)]) -> Reply {
+    pub async fn send(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<Vec<u8>>,
+        headers: &[(&str, &str)],
+    ) -> Reply {
         let url = format!("{}{path}", self.base);
         let method = reqwest::Method::from_bytes(method.as_bytes()).expect("method");
         let mut rb = self.http.request(method, url);
@@ -138,21 +194,32 @@ impl Scim {
         let status = resp.status().as_u16();
         let headers = resp.headers().clone();
         let bytes = resp.bytes().await.expect("body");
-        let body = if bytes.is_empty() { Value::Null } else { serde_json::from_slice(&bytes).expect("JSON body") };
-        Reply { status, headers, body }
+        let body = if bytes.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_slice(&bytes).expect("JSON body")
+        };
+        Reply {
+            status,
+            headers,
+            body,
+        }
     }
 
     pub async fn get(&self, path: &str) -> Reply {
         self.send("GET", path, None, &[]).await
     }
     pub async fn post(&self, path: &str, body: &Value) -> Reply {
-        self.send("POST", path, Some(body.to_string().into_bytes()), &[]).await
+        self.send("POST", path, Some(body.to_string().into_bytes()), &[])
+            .await
     }
     pub async fn put(&self, path: &str, body: &Value) -> Reply {
-        self.send("PUT", path, Some(body.to_string().into_bytes()), &[]).await
+        self.send("PUT", path, Some(body.to_string().into_bytes()), &[])
+            .await
     }
     pub async fn patch(&self, path: &str, body: &Value) -> Reply {
-        self.send("PATCH", path, Some(body.to_string().into_bytes()), &[]).await
+        self.send("PATCH", path, Some(body.to_string().into_bytes()), &[])
+            .await
     }
     pub async fn delete(&self, path: &str) -> Reply {
         self.send("DELETE", path, None, &[]).await
@@ -160,18 +227,24 @@ impl Scim {
 
     /// Creates a user with this userName and returns its id.
     pub async fn create_user(&self, user_name: &str) -> String {
-        self.post("/Users", &serde_json::json!({"schemas": [USER_SCHEMA], "userName": user_name}))
-            .await
-            .expect(201)
-            .id()
+        self.post(
+            "/Users",
+            &serde_json::json!({"schemas": [USER_SCHEMA], "userName": user_name}),
+        )
+        .await
+        .expect(201)
+        .id()
     }
 
     /// Creates a group with this displayName and returns its id.
     pub async fn create_group(&self, name: &str) -> String {
-        self.post("/Groups", &serde_json::json!({"schemas": [GROUP_SCHEMA], "displayName": name}))
-            .await
-            .expect(201)
-            .id()
+        self.post(
+            "/Groups",
+            &serde_json::json!({"schemas": [GROUP_SCHEMA], "displayName": name}),
+        )
+        .await
+        .expect(201)
+        .id()
     }
 
     /// A PatchOp body from a list of operations.
@@ -185,7 +258,9 @@ pub fn enc(s: &str) -> String {
     let mut out = String::new();
     for b in s.bytes() {
         match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => out.push(b as char),
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                out.push(b as char)
+            }
             _ => out.push_str(&format!("%{b:02X}")),
         }
     }

@@ -10,7 +10,7 @@ use crate::schema::REGISTRY;
 
 const SPC_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:ServiceProviderConfig";
 
-fn list_response(resources: Vec<Value>) -> ScimResponse {
+fn list_response(resources: &[Value]) -> ScimResponse {
     ScimResponse::json(
         200,
         json!({
@@ -52,18 +52,24 @@ pub fn service_provider_config(ctx: &Ctx<'_>) -> ScimResponse {
 
 /// GET /Schemas
 pub fn schemas(ctx: &Ctx<'_>) -> ScimResponse {
-    list_response(REGISTRY.all_schemas().iter().map(|s| s.to_resource(ctx.base_url)).collect())
+    list_response(&REGISTRY.all_schemas().map(|s| s.to_resource(ctx.base_url)))
 }
 
 /// GET /Schemas/{id}
 pub fn schema(ctx: &Ctx<'_>, id: &str) -> ScimResult<ScimResponse> {
-    let s = REGISTRY.schema(id).ok_or_else(|| ScimError::NotFound(format!("schema '{id}' not found")))?;
+    let s = REGISTRY
+        .schema(id)
+        .ok_or_else(|| ScimError::NotFound(format!("schema '{id}' not found")))?;
     Ok(ScimResponse::json(200, s.to_resource(ctx.base_url)))
 }
 
 /// GET /ResourceTypes
 pub fn resource_types(ctx: &Ctx<'_>) -> ScimResponse {
-    list_response(REGISTRY.resource_types().iter().map(|r| r.to_resource(ctx.base_url)).collect())
+    list_response(
+        &REGISTRY
+            .resource_types()
+            .map(|r| r.to_resource(ctx.base_url)),
+    )
 }
 
 /// GET /ResourceTypes/{id}

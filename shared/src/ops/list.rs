@@ -55,25 +55,44 @@ impl ListParams {
             None => None,
         };
         let sort_by = match sort_by.filter(|s| !s.is_empty()) {
-            Some(s) => Some(AttrPath::parse(s).ok_or_else(|| ScimError::InvalidValue(format!("invalid sortBy '{s}'")))?),
+            Some(s) => Some(
+                AttrPath::parse(s)
+                    .ok_or_else(|| ScimError::InvalidValue(format!("invalid sortBy '{s}'")))?,
+            ),
             None => None,
         };
         let descending = match sort_order.map(str::to_ascii_lowercase).as_deref() {
             None | Some("") | Some("ascending") => false,
             Some("descending") => true,
-            Some(other) => return Err(ScimError::InvalidValue(format!("sortOrder must be ascending or descending, not '{other}'"))),
+            Some(other) => {
+                return Err(ScimError::InvalidValue(format!(
+                    "sortOrder must be ascending or descending, not '{other}'"
+                )));
+            }
         };
         // RFC 7644 §3.4.2.4: startIndex < 1 is read as 1; a negative count as 0.
         let start_index = start_index.unwrap_or(1).max(1) as usize;
         let count = count.unwrap_or(100).clamp(0, ctx.limits.max_results as i64) as usize;
         let explicit = !projection.attributes.is_empty();
-        Ok(ListParams { filter, sort_by, descending, start_index, count, projection, explicit })
+        Ok(ListParams {
+            filter,
+            sort_by,
+            descending,
+            start_index,
+            count,
+            projection,
+            explicit,
+        })
     }
 
     fn from_query(ctx: &Ctx<'_>, req: &ScimRequest) -> ScimResult<ListParams> {
         let int = |name: &str| -> ScimResult<Option<i64>> {
             req.param(name)
-                .map(|v| v.trim().parse::<i64>().map_err(|_| ScimError::InvalidValue(format!("{name} must be an integer"))))
+                .map(|v| {
+                    v.trim()
+                        .parse::<i64>()
+                        .map_err(|_| ScimError::InvalidValue(format!("{name} must be an integer")))
+                })
                 .transpose()
         };
         Self::new(
@@ -91,24 +110,40 @@ impl ListParams {
         let schemas_ok = body
             .get("schemas")
             .and_then(Value::as_array)
-            .is_some_and(|s| s.iter().any(|v| v.as_str().is_some_and(|s| s.eq_ignore_ascii_case(SEARCH_REQUEST_SCHEMA))));
+            .is_some_and(|s| {
+                s.iter().any(|v| {
+                    v.as_str()
+                        .is_some_and(|s| s.eq_ignore_ascii_case(SEARCH_REQUEST_SCHEMA))
+                })
+            });
         if !schemas_ok {
-            return Err(ScimError::InvalidSyntax(format!("a search request must list the schema {SEARCH_REQUEST_SCHEMA}")));
+            return Err(ScimError::InvalidSyntax(format!(
+                "a search request must list the schema {SEARCH_REQUEST_SCHEMA}"
+            )));
         }
         let text = |name: &str| -> ScimResult<Option<String>> {
             match body.get(name) {
                 None | Some(Value::Null) => Ok(None),
                 Some(Value::String(s)) => Ok(Some(s.clone())),
                 Some(Value::Array(items)) => Ok(Some(
-                    items.iter().filter_map(Value::as_str).collect::<Vec<_>>().join(","),
+                    items
+                        .iter()
+                        .filter_map(Value::as_str)
+                        .collect::<Vec<_>>()
+                        .join(","),
                 )),
-                Some(_) => Err(ScimError::InvalidValue(format!("'{name}' has the wrong type"))),
+                Some(_) => Err(ScimError::InvalidValue(format!(
+                    "'{name}' has the wrong type"
+                ))),
             }
         };
         let int = |name: &str| -> ScimResult<Option<i64>> {
             match body.get(name) {
                 None | Some(Value::Null) => Ok(None),
-                Some(v) => v.as_i64().map(Some).ok_or_else(|| ScimError::InvalidValue(format!("'{name}' must be an integer"))),
+                Some(v) => v
+                    .as_i64()
+                    .map(Some)
+                    .ok_or_else(|| ScimError::InvalidValue(format!("'{name}' must be an integer"))),
             }
         };
         let attributes = text("attributes")?;
@@ -126,13 +161,21 @@ impl ListParams {
 }
 
 /// GET /Users, GET /Groups.
-pub async fn list(ctx: &Ctx<'_>, kind: ResourceKind, req: &ScimRequest) -> ScimResult<ScimResponse> {
+pub async fn list(
+    ctx: &Ctx<'_>,
+    kind: ResourceKind,
+    req: &ScimRequest,
+) -> ScimResult<ScimResponse> {
     let params = ListParams::from_query(ctx, req)?;
     respond(ctx, &[kind], &params).await
 }
 
 /// POST /Users/.search, /Groups/.search, /.search (all resource types when `kind` is None).
-pub async fn search(ctx: &Ctx<'_>, kind: Option<ResourceKind>, req: &ScimRequest) -> ScimResult<ScimResponse> {
+pub async fn search(
+    ctx: &Ctx<'_>,
+    kind: Option<ResourceKind>,
+    req: &ScimRequest,
+) -> ScimResult<ScimResponse> {
     let params = ListParams::from_search(ctx, &req.json()?)?;
     let kinds: &[ResourceKind] = match kind {
         Some(ResourceKind::User) => &[ResourceKind::User],
@@ -142,7 +185,11 @@ pub async fn search(ctx: &Ctx<'_>, kind: Option<ResourceKind>, req: &ScimRequest
     respond(ctx, kinds, &params).await
 }
 
-async fn respond(ctx: &Ctx<'_>, kinds: &[ResourceKind], params: &ListParams) -> ScimResult<ScimResponse> {
+async fn respond(
+    ctx: &Ctx<'_>,
+    kinds: &[ResourceKind],
+    params: &ListParams,
+) -> ScimResult<ScimResponse> {
     let mut total = 0;
     let mut page: Vec<Stored> = Vec::new();
     // Offset into the concatenation of the kinds' results.
@@ -166,8 +213,16 @@ async fn respond(ctx: &Ctx<'_>, kinds: &[ResourceKind], params: &ListParams) -> 
     }
     let mut resources = Vec::with_capacity(page.len());
     for stored in &page {
-        let d = if params.explicit { derived(ctx, stored, &params.projection).await? } else { None };
-        resources.push(stored.render(ctx, d.as_ref().map(|(n, v)| (*n, v.clone())), &params.projection));
+        let d = if params.explicit {
+            derived(ctx, stored, &params.projection).await?
+        } else {
+            None
+        };
+        resources.push(stored.render(
+            ctx,
+            d.as_ref().map(|(n, v)| (*n, v.clone())),
+            &params.projection,
+        ));
     }
     Ok(ScimResponse::json(
         200,
@@ -200,7 +255,11 @@ async fn select(
         return Ok((n, matches.into_iter().skip(skip).take(count).collect()));
     }
     if params.filter.is_none() && params.sort_by.is_none() {
-        let total = ctx.store.get(&keys::counter(ctx.tenant, kind)).await?.map_or(0, |i| i.count.max(0) as usize);
+        let total = ctx
+            .store
+            .get(&keys::counter(ctx.tenant, kind))
+            .await?
+            .map_or(0, |i| i.count.max(0) as usize);
         if count == 0 || skip >= total {
             return Ok((total, Vec::new()));
         }
@@ -218,9 +277,17 @@ async fn select(
 /// Which unique-attribute lookup answers a filter: a top-level `eq`, or one side of an `and`.
 fn key_lookup(kind: ResourceKind, f: &Filter) -> Option<(Option<Unique>, String)> {
     match f {
-        Filter::Compare { path, op: CompareOp::Eq, value: Value::String(v) } if path.sub.is_none() => {
+        Filter::Compare {
+            path,
+            op: CompareOp::Eq,
+            value: Value::String(v),
+        } if path.sub.is_none() => {
             let rt = ResourceType::of(kind);
-            if path.schema.as_deref().is_some_and(|s| !s.eq_ignore_ascii_case(rt.schema.id)) {
+            if path
+                .schema
+                .as_deref()
+                .is_some_and(|s| !s.eq_ignore_ascii_case(rt.schema.id))
+            {
                 return None;
             }
             if path.name.eq_ignore_ascii_case("id") {
@@ -237,11 +304,19 @@ fn key_lookup(kind: ResourceKind, f: &Filter) -> Option<(Option<Unique>, String)
 }
 
 /// Resolves a unique value (or an id, when `unique` is None) to the resource holding it.
-async fn lookup(ctx: &Ctx<'_>, kind: ResourceKind, unique: Option<Unique>, value: &str) -> ScimResult<Vec<Stored>> {
+async fn lookup(
+    ctx: &Ctx<'_>,
+    kind: ResourceKind,
+    unique: Option<Unique>,
+    value: &str,
+) -> ScimResult<Vec<Stored>> {
     let id = match unique {
         None => value.to_string(),
         Some(u) => match ctx.store.get(&u.marker(ctx.tenant, value)).await? {
-            Some(marker) => match serde_json::from_str::<Value>(&marker.body).ok().and_then(|b| b["id"].as_str().map(str::to_string)) {
+            Some(marker) => match serde_json::from_str::<Value>(&marker.body)
+                .ok()
+                .and_then(|b| b["id"].as_str().map(str::to_string))
+            {
                 Some(id) => id,
                 None => return Ok(Vec::new()),
             },
@@ -256,7 +331,12 @@ async fn lookup(ctx: &Ctx<'_>, kind: ResourceKind, unique: Option<Unique>, value
 }
 
 /// Reads `count` resources after skipping `skip`, in listing (creation) order.
-async fn read_listing(ctx: &Ctx<'_>, kind: ResourceKind, mut skip: usize, count: usize) -> ScimResult<Vec<Stored>> {
+async fn read_listing(
+    ctx: &Ctx<'_>,
+    kind: ResourceKind,
+    mut skip: usize,
+    count: usize,
+) -> ScimResult<Vec<Stored>> {
     let mut q = Query::new(Index::Gsi1, keys::listing(ctx.tenant, kind), "", INDEX_PAGE);
     let mut out = Vec::with_capacity(count);
     loop {
@@ -277,7 +357,11 @@ async fn read_listing(ctx: &Ctx<'_>, kind: ResourceKind, mut skip: usize, count:
 }
 
 /// Every resource of a kind that matches, reading at most `max_filter_scan` of them.
-async fn scan(ctx: &Ctx<'_>, kind: ResourceKind, filter: Option<&Filter>) -> ScimResult<Vec<Stored>> {
+async fn scan(
+    ctx: &Ctx<'_>,
+    kind: ResourceKind,
+    filter: Option<&Filter>,
+) -> ScimResult<Vec<Stored>> {
     let rt = ResourceType::of(kind);
     let mut q = Query::new(Index::Gsi1, keys::listing(ctx.tenant, kind), "", INDEX_PAGE);
     let mut out = Vec::new();
@@ -306,7 +390,9 @@ async fn scan(ctx: &Ctx<'_>, kind: ResourceKind, filter: Option<&Filter>) -> Sci
 
 /// Sorts by an attribute (RFC 7644 §3.4.2.3): resources without a value sort last either way.
 fn sort(rt: &ResourceType, path: &AttrPath, descending: bool, items: &mut [Stored]) {
-    let Some(resolved) = rt.resolve(path) else { return };
+    let Some(resolved) = rt.resolve(path) else {
+        return;
+    };
     let attr = resolved.target();
     items.sort_by(|a, b| {
         let va = filter::values_at(rt, &a.doc, path).into_iter().next();

@@ -37,7 +37,10 @@ pub fn split_ops(ops: Vec<PatchOp>) -> ScimResult<(Vec<PatchOp>, Vec<MemberChang
             None => {
                 let mut op = op;
                 if let Some(Value::Object(obj)) = &mut op.value {
-                    let key = obj.keys().find(|k| k.eq_ignore_ascii_case("members")).cloned();
+                    let key = obj
+                        .keys()
+                        .find(|k| k.eq_ignore_ascii_case("members"))
+                        .cloned();
                     if let Some(v) = key.and_then(|k| obj.remove(&k)) {
                         let ids = member_ids(&v)?;
                         if op.op == OpKind::Replace {
@@ -78,13 +81,19 @@ fn member_changes(op: &PatchOp, path: &str) -> ScimResult<Vec<MemberChange>> {
     };
     Ok(match (op.op, parsed.filter) {
         (OpKind::Add, None) => vec![MemberChange::Add(member_ids(value()?)?)],
-        (OpKind::Replace, None) => vec![MemberChange::RemoveAll, MemberChange::Add(member_ids(value()?)?)],
+        (OpKind::Replace, None) => vec![
+            MemberChange::RemoveAll,
+            MemberChange::Add(member_ids(value()?)?),
+        ],
         (OpKind::Remove, None) => match &op.value {
             Some(v) => vec![MemberChange::Remove(member_ids(v)?)],
             None => vec![MemberChange::RemoveAll],
         },
         (OpKind::Remove, Some(f)) => vec![MemberChange::RemoveWhere(f)],
-        (_, Some(f)) => vec![MemberChange::RemoveWhere(f), MemberChange::Add(member_ids(value()?)?)],
+        (_, Some(f)) => vec![
+            MemberChange::RemoveWhere(f),
+            MemberChange::Add(member_ids(value()?)?),
+        ],
     })
 }
 
@@ -95,13 +104,17 @@ pub fn member_ids(v: &Value) -> ScimResult<Vec<String>> {
             .and_then(Value::as_str)
             .filter(|s| !s.is_empty())
             .map(str::to_string)
-            .ok_or_else(|| ScimError::InvalidValue("each member needs a string 'value' (the member id)".into()))
+            .ok_or_else(|| {
+                ScimError::InvalidValue("each member needs a string 'value' (the member id)".into())
+            })
     };
     match v {
         Value::Array(items) => items.iter().map(one).collect(),
         Value::Object(_) => Ok(vec![one(v)?]),
         Value::Null => Ok(Vec::new()),
-        _ => Err(ScimError::InvalidValue("'members' must be an array of {\"value\": id}".into())),
+        _ => Err(ScimError::InvalidValue(
+            "'members' must be an array of {\"value\": id}".into(),
+        )),
     }
 }
 
@@ -109,8 +122,13 @@ pub fn member_ids(v: &Value) -> ScimResult<Vec<String>> {
 /// the member list.
 fn ids_of_value_filter(f: &Filter) -> Option<Vec<String>> {
     match f {
-        Filter::Compare { path, op: CompareOp::Eq, value: Value::String(id) }
-            if path.schema.is_none() && path.sub.is_none() && path.name.eq_ignore_ascii_case("value") =>
+        Filter::Compare {
+            path,
+            op: CompareOp::Eq,
+            value: Value::String(id),
+        } if path.schema.is_none()
+            && path.sub.is_none()
+            && path.name.eq_ignore_ascii_case("value") =>
         {
             Some(vec![id.clone()])
         }
@@ -132,7 +150,11 @@ pub struct EdgePlan {
 
 /// Resolves member changes into edge writes, reading the member list only when a change needs
 /// it (remove all, replace, or a filter other than `value eq`).
-pub async fn plan(ctx: &Ctx<'_>, group_id: &str, changes: Vec<MemberChange>) -> ScimResult<EdgePlan> {
+pub async fn plan(
+    ctx: &Ctx<'_>,
+    group_id: &str,
+    changes: Vec<MemberChange>,
+) -> ScimResult<EdgePlan> {
     let mut adds: BTreeSet<String> = BTreeSet::new();
     let mut removes: BTreeSet<String> = BTreeSet::new();
     let mut current: Option<BTreeMap<String, ResourceKind>> = None;
@@ -163,7 +185,9 @@ pub async fn plan(ctx: &Ctx<'_>, group_id: &str, changes: Vec<MemberChange>) -> 
                     }
                     continue;
                 }
-                let members_attr = GROUP.attribute("members").ok_or_else(|| ScimError::Internal("schema".into()))?;
+                let members_attr = GROUP
+                    .attribute("members")
+                    .ok_or_else(|| ScimError::Internal("schema".into()))?;
                 let cur = load_current(ctx, group_id, &mut current).await?;
                 let candidates: Vec<(String, &'static str)> = cur
                     .iter()
@@ -182,10 +206,15 @@ pub async fn plan(ctx: &Ctx<'_>, group_id: &str, changes: Vec<MemberChange>) -> 
         }
     }
     if adds.contains(group_id) {
-        return Err(ScimError::InvalidValue("a group cannot be a member of itself".into()));
+        return Err(ScimError::InvalidValue(
+            "a group cannot be a member of itself".into(),
+        ));
     }
     let add = resolve_kinds(ctx, adds).await?;
-    Ok(EdgePlan { add, remove: removes })
+    Ok(EdgePlan {
+        add,
+        remove: removes,
+    })
 }
 
 async fn load_current<'c>(
@@ -197,18 +226,32 @@ async fn load_current<'c>(
         let edges = read_edges(ctx, group_id).await?;
         *current = Some(edges.into_iter().collect());
     }
-    current.as_ref().ok_or_else(|| ScimError::Internal("member list".into()))
+    current
+        .as_ref()
+        .ok_or_else(|| ScimError::Internal("member list".into()))
 }
 
 /// Finds whether each id is a user or a group of the tenant; unknown ids are 400 invalidValue.
-async fn resolve_kinds(ctx: &Ctx<'_>, ids: BTreeSet<String>) -> ScimResult<BTreeMap<String, ResourceKind>> {
+async fn resolve_kinds(
+    ctx: &Ctx<'_>,
+    ids: BTreeSet<String>,
+) -> ScimResult<BTreeMap<String, ResourceKind>> {
     let mut out = BTreeMap::new();
     let mut pending: Vec<String> = ids.into_iter().collect();
     for kind in [ResourceKind::User, ResourceKind::Group] {
         let mut missing = Vec::new();
         for chunk in pending.chunks(MAX_BATCH_GET) {
-            let keys: Vec<Key> = chunk.iter().map(|id| keys::resource(ctx.tenant, kind, id)).collect();
-            let found: BTreeSet<String> = ctx.store.batch_get(&keys).await?.into_iter().map(|i| i.key.pk).collect();
+            let keys: Vec<Key> = chunk
+                .iter()
+                .map(|id| keys::resource(ctx.tenant, kind, id))
+                .collect();
+            let found: BTreeSet<String> = ctx
+                .store
+                .batch_get(&keys)
+                .await?
+                .into_iter()
+                .map(|i| i.key.pk)
+                .collect();
             for id in chunk {
                 if found.contains(&keys::resource_pk(ctx.tenant, kind, id)) {
                     out.insert(id.clone(), kind);
@@ -223,7 +266,9 @@ async fn resolve_kinds(ctx: &Ctx<'_>, ids: BTreeSet<String>) -> ScimResult<BTree
         }
     }
     if let Some(id) = pending.first() {
-        return Err(ScimError::InvalidValue(format!("member '{id}' is not a user or group of this tenant")));
+        return Err(ScimError::InvalidValue(format!(
+            "member '{id}' is not a user or group of this tenant"
+        )));
     }
     Ok(out)
 }
@@ -239,10 +284,14 @@ pub fn edge_writes(tenant: &str, group_id: &str, plan: &EdgePlan) -> Vec<Write> 
         },
         condition: Condition::None,
     });
-    let deletes = plan.remove.iter().filter(|id| !plan.add.contains_key(*id)).map(|id| Write::Delete {
-        key: keys::member_edge(tenant, group_id, id),
-        condition: Condition::None,
-    });
+    let deletes = plan
+        .remove
+        .iter()
+        .filter(|id| !plan.add.contains_key(*id))
+        .map(|id| Write::Delete {
+            key: keys::member_edge(tenant, group_id, id),
+            condition: Condition::None,
+        });
     puts.chain(deletes).collect()
 }
 
@@ -254,8 +303,16 @@ pub async fn read_edges(ctx: &Ctx<'_>, group_id: &str) -> ScimResult<Vec<(String
     loop {
         let page = ctx.store.query(&q).await?;
         for item in &page.items {
-            let id = item.key.sk.trim_start_matches(keys::MEMBER_PREFIX).to_string();
-            let kind = if item.body.contains("\"Group\"") { ResourceKind::Group } else { ResourceKind::User };
+            let id = item
+                .key
+                .sk
+                .trim_start_matches(keys::MEMBER_PREFIX)
+                .to_string();
+            let kind = if item.body.contains("\"Group\"") {
+                ResourceKind::Group
+            } else {
+                ResourceKind::User
+            };
             out.push((id, kind));
         }
         match page.next {

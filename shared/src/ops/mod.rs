@@ -52,9 +52,9 @@ const MAX_UPDATE_ATTEMPTS: usize = 5;
 impl From<StoreError> for ScimError {
     fn from(e: StoreError) -> Self {
         match e {
-            StoreError::Conflict => {
-                ScimError::Unavailable("a concurrent request changed the same resource; retry".into())
-            }
+            StoreError::Conflict => ScimError::Unavailable(
+                "a concurrent request changed the same resource; retry".into(),
+            ),
             StoreError::Limit(m) => ScimError::TooMany(m),
             StoreError::ConditionFailed { .. } => {
                 ScimError::PreconditionFailed("the resource changed concurrently".into())

@@ -18,7 +18,10 @@ use crate::store::{Condition, Index, Item, MAX_TRANSACTION_WRITES, Query, StoreE
 pub(super) async fn load(ctx: &Ctx<'_>, kind: ResourceKind, id: &str) -> ScimResult<Stored> {
     match ctx.store.get(&keys::resource(ctx.tenant, kind, id)).await? {
         Some(item) => Stored::from_item(kind, &item),
-        None => Err(ScimError::NotFound(format!("{} '{id}' not found", ResourceType::of(kind).name))),
+        None => Err(ScimError::NotFound(format!(
+            "{} '{id}' not found",
+            ResourceType::of(kind).name
+        ))),
     }
 }
 
@@ -39,7 +42,10 @@ pub(super) async fn derived(
         ResourceKind::User => "groups",
         ResourceKind::Group => "members",
     };
-    let attr = rt.schema.attribute(name).ok_or_else(|| ScimError::Internal("schema".into()))?;
+    let attr = rt
+        .schema
+        .attribute(name)
+        .ok_or_else(|| ScimError::Internal("schema".into()))?;
     if !projection.wants(rt, None, attr) {
         return Ok(None);
     }
@@ -50,9 +56,18 @@ pub(super) async fn derived(
     Ok(Some((name, values)))
 }
 
-async fn respond(ctx: &Ctx<'_>, status: u16, stored: &Stored, projection: &Projection) -> ScimResult<ScimResponse> {
+async fn respond(
+    ctx: &Ctx<'_>,
+    status: u16,
+    stored: &Stored,
+    projection: &Projection,
+) -> ScimResult<ScimResponse> {
     let derived = derived(ctx, stored, projection).await?;
-    let body = stored.render(ctx, derived.as_ref().map(|(n, v)| (*n, v.clone())), projection);
+    let body = stored.render(
+        ctx,
+        derived.as_ref().map(|(n, v)| (*n, v.clone())),
+        projection,
+    );
     Ok(ScimResponse {
         status,
         location: Some(stored.location(ctx.base_url)),
@@ -95,17 +110,37 @@ fn marker_writes(
 ) -> Vec<(Write, Option<Unique>)> {
     let mut out = Vec::new();
     for u in Unique::of(kind) {
-        let value = |doc: Option<&Value>| doc.and_then(|d| d.get(u.attribute())).and_then(Value::as_str).map(|v| u.marker(ctx.tenant, v));
+        let value = |doc: Option<&Value>| {
+            doc.and_then(|d| d.get(u.attribute()))
+                .and_then(Value::as_str)
+                .map(|v| u.marker(ctx.tenant, v))
+        };
         let (before, after) = (value(old), value(new));
         if before == after {
             continue;
         }
         if let Some(key) = before {
-            out.push((Write::Delete { key, condition: Condition::None }, None));
+            out.push((
+                Write::Delete {
+                    key,
+                    condition: Condition::None,
+                },
+                None,
+            ));
         }
         if let Some(key) = after {
-            let item = Item { key, body: json!({"id": id}).to_string(), ..Item::default() };
-            out.push((Write::Put { item, condition: Condition::NotExists }, Some(u)));
+            let item = Item {
+                key,
+                body: json!({"id": id}).to_string(),
+                ..Item::default()
+            };
+            out.push((
+                Write::Put {
+                    item,
+                    condition: Condition::NotExists,
+                },
+                Some(u),
+            ));
         }
     }
     out
@@ -128,10 +163,17 @@ async fn commit(
     edges_first: bool,
 ) -> Result<(), CommitError> {
     let room = MAX_TRANSACTION_WRITES.saturating_sub(primary.len());
-    let rest = if edges.len() > room { edges.split_off(room) } else { Vec::new() };
+    let rest = if edges.len() > room {
+        edges.split_off(room)
+    } else {
+        Vec::new()
+    };
     let write_chunks = |chunk_list: Vec<Write>| async move {
         for chunk in chunk_list.chunks(MAX_TRANSACTION_WRITES) {
-            ctx.store.transact(chunk.to_vec()).await.map_err(|e| CommitError::Scim(e.into()))?;
+            ctx.store
+                .transact(chunk.to_vec())
+                .await
+                .map_err(|e| CommitError::Scim(e.into()))?;
         }
         Ok::<(), CommitError>(())
     };
@@ -145,7 +187,11 @@ async fn commit(
         Ok(()) => {}
         Err(StoreError::ConditionFailed { index: 0 }) => return Err(CommitError::Version),
         Err(StoreError::ConditionFailed { index }) => {
-            let attr = guards.get(index).copied().flatten().map_or("a unique attribute", Unique::attribute);
+            let attr = guards
+                .get(index)
+                .copied()
+                .flatten()
+                .map_or("a unique attribute", Unique::attribute);
             return Err(CommitError::Scim(ScimError::Uniqueness(format!(
                 "{attr} is already in use by another resource of this tenant"
             ))));
@@ -164,34 +210,66 @@ fn new_meta() -> Value {
 }
 
 /// POST /Users, POST /Groups.
-pub async fn create(ctx: &Ctx<'_>, kind: ResourceKind, req: &ScimRequest) -> ScimResult<ScimResponse> {
+pub async fn create(
+    ctx: &Ctx<'_>,
+    kind: ResourceKind,
+    req: &ScimRequest,
+) -> ScimResult<ScimResponse> {
     let (mut doc, member_ids) = document_of(kind, req)?;
     let id = uuid::Uuid::now_v7().to_string();
     if let Some(o) = doc.as_object_mut() {
         o.insert("id".into(), Value::from(id.clone()));
         o.insert("meta".into(), new_meta());
     }
-    let stored = Stored { kind, id: id.clone(), version: 1, doc };
+    let stored = Stored {
+        kind,
+        id: id.clone(),
+        version: 1,
+        doc,
+    };
     let plan = match member_ids {
         Some(ids) => members::plan(ctx, &id, vec![MemberChange::Add(ids)]).await?,
         None => EdgePlan::default(),
     };
-    let mut primary = vec![(Write::Put { item: stored.to_item(ctx.tenant), condition: Condition::NotExists }, None)];
+    let mut primary = vec![(
+        Write::Put {
+            item: stored.to_item(ctx.tenant),
+            condition: Condition::NotExists,
+        },
+        None,
+    )];
     primary.extend(marker_writes(ctx, kind, &id, None, Some(&stored.doc)));
-    primary.push((Write::Add { key: keys::counter(ctx.tenant, kind), delta: 1 }, None));
+    primary.push((
+        Write::Add {
+            key: keys::counter(ctx.tenant, kind),
+            delta: 1,
+        },
+        None,
+    ));
     let edges = members::edge_writes(ctx.tenant, &id, &plan);
     match commit(ctx, primary, edges, false).await {
         Ok(()) => {}
-        Err(CommitError::Version) => return Err(ScimError::Internal("identifier collision".into())),
+        Err(CommitError::Version) => {
+            return Err(ScimError::Internal("identifier collision".into()));
+        }
         Err(CommitError::Scim(e)) => return Err(e),
     }
     respond(ctx, 201, &stored, &projection_of(req)).await
 }
 
 /// GET /Users/{id}, GET /Groups/{id}.
-pub async fn get(ctx: &Ctx<'_>, kind: ResourceKind, id: &str, req: &ScimRequest) -> ScimResult<ScimResponse> {
+pub async fn get(
+    ctx: &Ctx<'_>,
+    kind: ResourceKind,
+    id: &str,
+    req: &ScimRequest,
+) -> ScimResult<ScimResponse> {
     let stored = load(ctx, kind, id).await?;
-    if req.if_none_match.as_deref().is_some_and(|h| etag_matches(h, stored.version)) {
+    if req
+        .if_none_match
+        .as_deref()
+        .is_some_and(|h| etag_matches(h, stored.version))
+    {
         let mut r = ScimResponse::empty(304);
         r.etag = Some(stored.etag());
         return Ok(r);
@@ -211,11 +289,19 @@ fn check_if_match(req: &ScimRequest, stored: &Stored) -> ScimResult<()> {
 
 /// Immutable attributes may be set once and never changed (RFC 7643 §2.2).
 fn check_immutable(rt: &ResourceType, old: &Value, new: &Value) -> ScimResult<()> {
-    for attr in rt.schema.attributes.iter().filter(|a| a.mutability == Mutability::Immutable) {
+    for attr in rt
+        .schema
+        .attributes
+        .iter()
+        .filter(|a| a.mutability == Mutability::Immutable)
+    {
         if let (Some(a), Some(b)) = (old.get(attr.name), new.get(attr.name))
             && a != b
         {
-            return Err(ScimError::Mutability(format!("'{}' is immutable", attr.name)));
+            return Err(ScimError::Mutability(format!(
+                "'{}' is immutable",
+                attr.name
+            )));
         }
     }
     Ok(())
@@ -226,7 +312,13 @@ type Update = (Value, Vec<MemberChange>);
 
 /// Runs an update: load, check If-Match, compute, write with a version condition. Without
 /// If-Match, a concurrent write that won the race makes it recompute from the new state.
-async fn update<F>(ctx: &Ctx<'_>, kind: ResourceKind, id: &str, req: &ScimRequest, compute: F) -> ScimResult<Stored>
+async fn update<F>(
+    ctx: &Ctx<'_>,
+    kind: ResourceKind,
+    id: &str,
+    req: &ScimRequest,
+    compute: F,
+) -> ScimResult<Stored>
 where
     F: Fn(&Stored) -> ScimResult<Update>,
 {
@@ -245,9 +337,17 @@ where
             meta["lastModified"] = Value::from(clock::format(clock::now()));
             o.insert("meta".into(), meta);
         }
-        let new = Stored { kind, id: id.to_string(), version: old.version + 1, doc };
+        let new = Stored {
+            kind,
+            id: id.to_string(),
+            version: old.version + 1,
+            doc,
+        };
         let mut primary = vec![(
-            Write::Put { item: new.to_item(ctx.tenant), condition: Condition::VersionIs(old.version) },
+            Write::Put {
+                item: new.to_item(ctx.tenant),
+                condition: Condition::VersionIs(old.version),
+            },
             None,
         )];
         primary.extend(marker_writes(ctx, kind, id, Some(&old.doc), Some(&new.doc)));
@@ -255,16 +355,25 @@ where
             Ok(()) => return Ok(new),
             Err(CommitError::Version) if req.if_match.is_none() => continue,
             Err(CommitError::Version) => {
-                return Err(ScimError::PreconditionFailed("the resource changed since it was read".into()));
+                return Err(ScimError::PreconditionFailed(
+                    "the resource changed since it was read".into(),
+                ));
             }
             Err(CommitError::Scim(e)) => return Err(e),
         }
     }
-    Err(ScimError::Unavailable("the resource is being changed concurrently; retry".into()))
+    Err(ScimError::Unavailable(
+        "the resource is being changed concurrently; retry".into(),
+    ))
 }
 
 /// PUT /Users/{id}, PUT /Groups/{id}: replaces every writable attribute (RFC 7644 §3.5.1).
-pub async fn replace(ctx: &Ctx<'_>, kind: ResourceKind, id: &str, req: &ScimRequest) -> ScimResult<ScimResponse> {
+pub async fn replace(
+    ctx: &Ctx<'_>,
+    kind: ResourceKind,
+    id: &str,
+    req: &ScimRequest,
+) -> ScimResult<ScimResponse> {
     let (doc, member_ids) = document_of(kind, req)?;
     let rt = ResourceType::of(kind);
     let stored = update(ctx, kind, id, req, |old| {
@@ -277,7 +386,10 @@ pub async fn replace(ctx: &Ctx<'_>, kind: ResourceKind, id: &str, req: &ScimRequ
         }
         let changes = match (kind, &member_ids) {
             (ResourceKind::Group, ids) => {
-                vec![MemberChange::RemoveAll, MemberChange::Add(ids.clone().unwrap_or_default())]
+                vec![
+                    MemberChange::RemoveAll,
+                    MemberChange::Add(ids.clone().unwrap_or_default()),
+                ]
             }
             (ResourceKind::User, _) => Vec::new(),
         };
@@ -289,7 +401,12 @@ pub async fn replace(ctx: &Ctx<'_>, kind: ResourceKind, id: &str, req: &ScimRequ
 
 /// PATCH /Users/{id}, PATCH /Groups/{id} (RFC 7644 §3.5.2). A group PATCH answers 204 unless the
 /// request asks for attributes, so that a change to a large group never reads its member list.
-pub async fn patch(ctx: &Ctx<'_>, kind: ResourceKind, id: &str, req: &ScimRequest) -> ScimResult<ScimResponse> {
+pub async fn patch(
+    ctx: &Ctx<'_>,
+    kind: ResourceKind,
+    id: &str,
+    req: &ScimRequest,
+) -> ScimResult<ScimResponse> {
     let ops = patch::parse_request(&req.json()?)?;
     let (doc_ops, changes) = match kind {
         ResourceKind::Group => members::split_ops(ops)?,
@@ -321,13 +438,27 @@ async fn edges_involving(ctx: &Ctx<'_>, stored: &Stored) -> ScimResult<Vec<Write
     let mut keys = members::edges_of_member(ctx, stored.kind, &stored.id).await?;
     if stored.kind == ResourceKind::Group {
         let own = members::read_edges(ctx, &stored.id).await?;
-        keys.extend(own.iter().map(|(m, _)| keys::member_edge(ctx.tenant, &stored.id, m)));
+        keys.extend(
+            own.iter()
+                .map(|(m, _)| keys::member_edge(ctx.tenant, &stored.id, m)),
+        );
     }
-    Ok(keys.into_iter().map(|key| Write::Delete { key, condition: Condition::None }).collect())
+    Ok(keys
+        .into_iter()
+        .map(|key| Write::Delete {
+            key,
+            condition: Condition::None,
+        })
+        .collect())
 }
 
 /// DELETE /Users/{id}, DELETE /Groups/{id}: the resource, its markers and its memberships.
-pub async fn delete(ctx: &Ctx<'_>, kind: ResourceKind, id: &str, req: &ScimRequest) -> ScimResult<ScimResponse> {
+pub async fn delete(
+    ctx: &Ctx<'_>,
+    kind: ResourceKind,
+    id: &str,
+    req: &ScimRequest,
+) -> ScimResult<ScimResponse> {
     for _ in 0..MAX_UPDATE_ATTEMPTS {
         let stored = load(ctx, kind, id).await?;
         check_if_match(req, &stored)?;
@@ -335,16 +466,22 @@ pub async fn delete(ctx: &Ctx<'_>, kind: ResourceKind, id: &str, req: &ScimReque
             Ok(()) => return Ok(ScimResponse::empty(204)),
             Err(CommitError::Version) if req.if_match.is_none() => continue,
             Err(CommitError::Version) => {
-                return Err(ScimError::PreconditionFailed("the resource changed since it was read".into()));
+                return Err(ScimError::PreconditionFailed(
+                    "the resource changed since it was read".into(),
+                ));
             }
             Err(CommitError::Scim(e)) => return Err(e),
         }
     }
-    Err(ScimError::Unavailable("the resource is being changed concurrently; retry".into()))
+    Err(ScimError::Unavailable(
+        "the resource is being changed concurrently; retry".into(),
+    ))
 }
 
 async fn delete_stored(ctx: &Ctx<'_>, stored: &Stored) -> Result<(), CommitError> {
-    let edges = edges_involving(ctx, stored).await.map_err(CommitError::Scim)?;
+    let edges = edges_involving(ctx, stored)
+        .await
+        .map_err(CommitError::Scim)?;
     let mut primary = vec![(
         Write::Delete {
             key: keys::resource(ctx.tenant, stored.kind, &stored.id),
@@ -352,8 +489,20 @@ async fn delete_stored(ctx: &Ctx<'_>, stored: &Stored) -> Result<(), CommitError
         },
         None,
     )];
-    primary.extend(marker_writes(ctx, stored.kind, &stored.id, Some(&stored.doc), None));
-    primary.push((Write::Add { key: keys::counter(ctx.tenant, stored.kind), delta: -1 }, None));
+    primary.extend(marker_writes(
+        ctx,
+        stored.kind,
+        &stored.id,
+        Some(&stored.doc),
+        None,
+    ));
+    primary.push((
+        Write::Add {
+            key: keys::counter(ctx.tenant, stored.kind),
+            delta: -1,
+        },
+        None,
+    ));
     commit(ctx, primary, edges, true).await
 }
 
@@ -362,7 +511,15 @@ pub async fn purge_tenant(ctx: &Ctx<'_>) -> ScimResult<u64> {
     let mut deleted = 0;
     for kind in [ResourceKind::Group, ResourceKind::User] {
         loop {
-            let page = ctx.store.query(&Query::new(Index::Gsi1, keys::listing(ctx.tenant, kind), "", 100)).await?;
+            let page = ctx
+                .store
+                .query(&Query::new(
+                    Index::Gsi1,
+                    keys::listing(ctx.tenant, kind),
+                    "",
+                    100,
+                ))
+                .await?;
             if page.items.is_empty() {
                 break;
             }

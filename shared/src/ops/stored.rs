@@ -23,7 +23,11 @@ impl Stored {
     pub fn from_item(kind: ResourceKind, item: &Item) -> ScimResult<Stored> {
         let doc: Value = serde_json::from_str(&item.body)
             .map_err(|_| ScimError::Internal("a stored resource could not be read".into()))?;
-        let id = doc.get("id").and_then(Value::as_str).unwrap_or_default().to_string();
+        let id = doc
+            .get("id")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string();
         Ok(Stored {
             kind,
             id,
@@ -55,7 +59,12 @@ impl Stored {
     }
 
     /// The output document: the stored one, derived attributes added, meta completed, projected.
-    pub fn render(&self, ctx: &Ctx<'_>, derived: Option<(&str, Vec<Value>)>, projection: &Projection) -> Value {
+    pub fn render(
+        &self,
+        ctx: &Ctx<'_>,
+        derived: Option<(&str, Vec<Value>)>,
+        projection: &Projection,
+    ) -> Value {
         let mut doc = self.doc.clone();
         if let Value::Object(obj) = &mut doc {
             if let Some((name, values)) = derived
@@ -63,7 +72,9 @@ impl Stored {
             {
                 obj.insert(name.to_string(), Value::Array(values));
             }
-            let meta = obj.entry("meta").or_insert_with(|| Value::Object(Map::new()));
+            let meta = obj
+                .entry("meta")
+                .or_insert_with(|| Value::Object(Map::new()));
             meta["resourceType"] = Value::from(self.rt().name);
             meta["location"] = Value::from(self.location(ctx.base_url));
             meta["version"] = Value::from(self.etag());
@@ -83,7 +94,9 @@ pub fn etag(version: u64) -> String {
 pub fn etag_matches(header: &str, version: u64) -> bool {
     let current = etag(version);
     header.split(',').map(str::trim).any(|t| {
-        t == "*" || t == current || t.strip_prefix("W/").unwrap_or(t) == current.trim_start_matches("W/")
+        t == "*"
+            || t == current
+            || t.strip_prefix("W/").unwrap_or(t) == current.trim_start_matches("W/")
     })
 }
 

@@ -21,44 +21,87 @@ pub async fn put_then_get_round_trips(store: &dyn Store) {
     let mut it = item("T#a#U#1", "#", 1);
     it.gsi1 = Some(Key::new("T#a#USERS", "1"));
     it.expires_at = Some(1_900_000_000);
-    store.transact(vec![put(it.clone(), Condition::NotExists)]).await.expect("put");
+    store
+        .transact(vec![put(it.clone(), Condition::NotExists)])
+        .await
+        .expect("put");
     assert_eq!(store.get(&it.key).await.expect("get"), Some(it));
-    assert_eq!(store.get(&Key::new("T#a#U#2", "#")).await.expect("get"), None);
+    assert_eq!(
+        store.get(&Key::new("T#a#U#2", "#")).await.expect("get"),
+        None
+    );
 }
 
 pub async fn not_exists_condition_rejects_second_put(store: &dyn Store) {
     let it = item("T#a#UN#bob", "#", 1);
-    store.transact(vec![put(it.clone(), Condition::NotExists)]).await.expect("first");
-    let err = store.transact(vec![put(it, Condition::NotExists)]).await.unwrap_err();
+    store
+        .transact(vec![put(it.clone(), Condition::NotExists)])
+        .await
+        .expect("first");
+    let err = store
+        .transact(vec![put(it, Condition::NotExists)])
+        .await
+        .expect_err("the write must fail");
     assert_eq!(err, StoreError::ConditionFailed { index: 0 });
 }
 
 pub async fn failed_condition_writes_nothing(store: &dyn Store) {
-    store.transact(vec![put(item("m", "#", 1), Condition::None)]).await.expect("seed");
+    store
+        .transact(vec![put(item("m", "#", 1), Condition::None)])
+        .await
+        .expect("seed");
     let writes = vec![
         put(item("a", "#", 1), Condition::NotExists),
-        Write::Add { key: Key::new("c", "USERS"), delta: 1 },
+        Write::Add {
+            key: Key::new("c", "USERS"),
+            delta: 1,
+        },
         put(item("m", "#", 2), Condition::NotExists),
     ];
-    let err = store.transact(writes).await.unwrap_err();
+    let err = store
+        .transact(writes)
+        .await
+        .expect_err("the write must fail");
     assert_eq!(err, StoreError::ConditionFailed { index: 2 });
     assert_eq!(store.get(&Key::new("a", "#")).await.expect("get"), None);
     assert_eq!(store.get(&Key::new("c", "USERS")).await.expect("get"), None);
-    assert_eq!(store.get(&Key::new("m", "#")).await.expect("get").map(|i| i.version), Some(1));
+    assert_eq!(
+        store
+            .get(&Key::new("m", "#"))
+            .await
+            .expect("get")
+            .map(|i| i.version),
+        Some(1)
+    );
 }
 
 pub async fn version_condition_guards_updates(store: &dyn Store) {
-    store.transact(vec![put(item("r", "#", 1), Condition::NotExists)]).await.expect("create");
-    store.transact(vec![put(item("r", "#", 2), Condition::VersionIs(1))]).await.expect("update");
-    let err = store.transact(vec![put(item("r", "#", 3), Condition::VersionIs(1))]).await.unwrap_err();
+    store
+        .transact(vec![put(item("r", "#", 1), Condition::NotExists)])
+        .await
+        .expect("create");
+    store
+        .transact(vec![put(item("r", "#", 2), Condition::VersionIs(1))])
+        .await
+        .expect("update");
+    let err = store
+        .transact(vec![put(item("r", "#", 3), Condition::VersionIs(1))])
+        .await
+        .expect_err("the write must fail");
     assert_eq!(err, StoreError::ConditionFailed { index: 0 });
     let err = store
-        .transact(vec![Write::Delete { key: Key::new("r", "#"), condition: Condition::VersionIs(7) }])
+        .transact(vec![Write::Delete {
+            key: Key::new("r", "#"),
+            condition: Condition::VersionIs(7),
+        }])
         .await
-        .unwrap_err();
+        .expect_err("the write must fail");
     assert_eq!(err, StoreError::ConditionFailed { index: 0 });
     store
-        .transact(vec![Write::Delete { key: Key::new("r", "#"), condition: Condition::VersionIs(2) }])
+        .transact(vec![Write::Delete {
+            key: Key::new("r", "#"),
+            condition: Condition::VersionIs(2),
+        }])
         .await
         .expect("delete");
     assert_eq!(store.get(&Key::new("r", "#")).await.expect("get"), None);
@@ -66,14 +109,23 @@ pub async fn version_condition_guards_updates(store: &dyn Store) {
 
 pub async fn check_and_exists_conditions(store: &dyn Store) {
     let err = store
-        .transact(vec![Write::Check { key: Key::new("x", "#"), condition: Condition::Exists }])
+        .transact(vec![Write::Check {
+            key: Key::new("x", "#"),
+            condition: Condition::Exists,
+        }])
         .await
-        .unwrap_err();
+        .expect_err("the write must fail");
     assert_eq!(err, StoreError::ConditionFailed { index: 0 });
-    store.transact(vec![put(item("x", "#", 1), Condition::None)]).await.expect("put");
+    store
+        .transact(vec![put(item("x", "#", 1), Condition::None)])
+        .await
+        .expect("put");
     store
         .transact(vec![
-            Write::Check { key: Key::new("x", "#"), condition: Condition::Exists },
+            Write::Check {
+                key: Key::new("x", "#"),
+                condition: Condition::Exists,
+            },
             put(item("y", "#", 1), Condition::NotExists),
         ])
         .await
@@ -83,25 +135,57 @@ pub async fn check_and_exists_conditions(store: &dyn Store) {
 pub async fn counters_add_and_subtract(store: &dyn Store) {
     let key = Key::new("T#a#COUNT", "USERS");
     for delta in [1, 1, 1, -1] {
-        store.transact(vec![Write::Add { key: key.clone(), delta }]).await.expect("add");
+        store
+            .transact(vec![Write::Add {
+                key: key.clone(),
+                delta,
+            }])
+            .await
+            .expect("add");
     }
-    assert_eq!(store.get(&key).await.expect("get").map(|i| i.count), Some(2));
+    assert_eq!(
+        store.get(&key).await.expect("get").map(|i| i.count),
+        Some(2)
+    );
 }
 
 pub async fn transactions_enforce_limits(store: &dyn Store) {
-    let too_many: Vec<Write> = (0..101).map(|i| put(item(&format!("k{i}"), "#", 1), Condition::None)).collect();
-    assert!(matches!(store.transact(too_many).await, Err(StoreError::Limit(_))));
-    let same_key = vec![put(item("k", "#", 1), Condition::None), put(item("k", "#", 2), Condition::None)];
-    assert!(matches!(store.transact(same_key).await, Err(StoreError::Limit(_))));
-    assert!(matches!(store.transact(vec![]).await, Err(StoreError::Limit(_))));
+    let too_many: Vec<Write> = (0..101)
+        .map(|i| put(item(&format!("k{i}"), "#", 1), Condition::None))
+        .collect();
+    assert!(matches!(
+        store.transact(too_many).await,
+        Err(StoreError::Limit(_))
+    ));
+    let same_key = vec![
+        put(item("k", "#", 1), Condition::None),
+        put(item("k", "#", 2), Condition::None),
+    ];
+    assert!(matches!(
+        store.transact(same_key).await,
+        Err(StoreError::Limit(_))
+    ));
+    assert!(matches!(
+        store.transact(vec![]).await,
+        Err(StoreError::Limit(_))
+    ));
 }
 
 pub async fn batch_get_returns_existing_items(store: &dyn Store) {
     for i in 0..5 {
-        store.transact(vec![put(item(&format!("b{i}"), "#", 1), Condition::None)]).await.expect("put");
+        store
+            .transact(vec![put(item(&format!("b{i}"), "#", 1), Condition::None)])
+            .await
+            .expect("put");
     }
     let keys: Vec<Key> = (0..8).map(|i| Key::new(format!("b{i}"), "#")).collect();
-    let mut got: Vec<String> = store.batch_get(&keys).await.expect("batch").into_iter().map(|i| i.key.pk).collect();
+    let mut got: Vec<String> = store
+        .batch_get(&keys)
+        .await
+        .expect("batch")
+        .into_iter()
+        .map(|i| i.key.pk)
+        .collect();
     got.sort();
     assert_eq!(got, vec!["b0", "b1", "b2", "b3", "b4"]);
 }
@@ -109,10 +193,22 @@ pub async fn batch_get_returns_existing_items(store: &dyn Store) {
 /// Items of one partition come back in sort-key order, filtered by prefix, page by page.
 pub async fn query_pages_through_a_partition_in_order(store: &dyn Store) {
     for i in (0..25).rev() {
-        store.transact(vec![put(item("T#a#G#1", &format!("M#{i:03}"), 1), Condition::None)]).await.expect("put");
+        store
+            .transact(vec![put(
+                item("T#a#G#1", &format!("M#{i:03}"), 1),
+                Condition::None,
+            )])
+            .await
+            .expect("put");
     }
-    store.transact(vec![put(item("T#a#G#1", "#", 1), Condition::None)]).await.expect("group item");
-    store.transact(vec![put(item("T#a#G#2", "M#000", 1), Condition::None)]).await.expect("other group");
+    store
+        .transact(vec![put(item("T#a#G#1", "#", 1), Condition::None)])
+        .await
+        .expect("group item");
+    store
+        .transact(vec![put(item("T#a#G#2", "M#000", 1), Condition::None)])
+        .await
+        .expect("other group");
     let mut q = Query::new(Index::Primary, "T#a#G#1", "M#", 10);
     let mut seen = Vec::new();
     loop {
@@ -139,14 +235,23 @@ pub async fn gsi1_follows_writes(store: &dyn Store) {
     for i in 0..5 {
         let mut it = item(&format!("T#a#U#{i}"), "#", 1);
         it.gsi1 = Some(Key::new("T#a#USERS", format!("{i}")));
-        store.transact(vec![put(it, Condition::None)]).await.expect("put");
+        store
+            .transact(vec![put(it, Condition::None)])
+            .await
+            .expect("put");
     }
     // Move one item to another index partition, delete another.
     let mut moved = item("T#a#U#1", "#", 2);
     moved.gsi1 = Some(Key::new("T#a#OTHER", "1"));
-    store.transact(vec![put(moved, Condition::VersionIs(1))]).await.expect("move");
     store
-        .transact(vec![Write::Delete { key: Key::new("T#a#U#3", "#"), condition: Condition::Exists }])
+        .transact(vec![put(moved, Condition::VersionIs(1))])
+        .await
+        .expect("move");
+    store
+        .transact(vec![Write::Delete {
+            key: Key::new("T#a#U#3", "#"),
+            condition: Condition::Exists,
+        }])
         .await
         .expect("delete");
     let mut q = Query::new(Index::Gsi1, "T#a#USERS", "", 2);
@@ -160,7 +265,10 @@ pub async fn gsi1_follows_writes(store: &dyn Store) {
         }
     }
     assert_eq!(seen, vec!["T#a#U#0", "T#a#U#2", "T#a#U#4"]);
-    let other = store.query(&Query::new(Index::Gsi1, "T#a#OTHER", "", 10)).await.expect("query");
+    let other = store
+        .query(&Query::new(Index::Gsi1, "T#a#OTHER", "", 10))
+        .await
+        .expect("query");
     assert_eq!(other.items.len(), 1);
     assert_eq!(other.items[0].version, 2);
 }

@@ -16,8 +16,16 @@ use super::{
 
 /// Items by (pk, sk). Value: (version, count, expires_at, gsi1pk, gsi1sk, body); an empty
 /// gsi1pk means the item is not in GSI1.
-const ITEMS: TableDefinition<(&str, &str), (u64, i64, Option<i64>, &str, &str, &str)> =
-    TableDefinition::new("items");
+const ITEMS: TableDefinition<(&str, &str), ItemValue> = TableDefinition::new("items");
+/// The stored columns of an item: (version, count, expires_at, gsi1pk, gsi1sk, body).
+type ItemValue = (
+    u64,
+    i64,
+    Option<i64>,
+    &'static str,
+    &'static str,
+    &'static str,
+);
 /// GSI1 entries: (gsi1pk, gsi1sk, pk, sk).
 const GSI1: TableDefinition<(&str, &str, &str, &str), ()> = TableDefinition::new("gsi1");
 
@@ -69,7 +77,17 @@ fn decode(pk: &str, sk: &str, v: (u64, i64, Option<i64>, &str, &str, &str)) -> I
 }
 
 fn read_item(
-    table: &impl ReadableTable<(&'static str, &'static str), (u64, i64, Option<i64>, &'static str, &'static str, &'static str)>,
+    table: &impl ReadableTable<
+        (&'static str, &'static str),
+        (
+            u64,
+            i64,
+            Option<i64>,
+            &'static str,
+            &'static str,
+            &'static str,
+        ),
+    >,
     key: &Key,
 ) -> Result<Option<Item>, StoreError> {
     Ok(table
@@ -95,7 +113,9 @@ fn apply(txn: &redb::WriteTransaction, writes: &[Write]) -> Result<(), StoreErro
     for (index, w) in writes.iter().enumerate() {
         let existing = read_item(&items, w.key())?;
         let condition = match w {
-            Write::Put { condition, .. } | Write::Delete { condition, .. } | Write::Check { condition, .. } => *condition,
+            Write::Put { condition, .. }
+            | Write::Delete { condition, .. }
+            | Write::Check { condition, .. } => *condition,
             Write::Add { .. } => Condition::None,
         };
         if !condition_holds(condition, existing.as_ref()) {
@@ -117,26 +137,47 @@ fn apply(txn: &redb::WriteTransaction, writes: &[Write]) -> Result<(), StoreErro
                 Some(item)
             }
         };
-        if let Some(old) = existing.as_ref().and_then(|e| e.gsi1.as_ref().map(|g| (g, &e.key))) {
-            gsi.remove((old.0.pk.as_str(), old.0.sk.as_str(), old.1.pk.as_str(), old.1.sk.as_str()))
-                .map_err(backend)?;
+        if let Some(old) = existing
+            .as_ref()
+            .and_then(|e| e.gsi1.as_ref().map(|g| (g, &e.key)))
+        {
+            gsi.remove((
+                old.0.pk.as_str(),
+                old.0.sk.as_str(),
+                old.1.pk.as_str(),
+                old.1.sk.as_str(),
+            ))
+            .map_err(backend)?;
         }
         let key = w.key();
         match new {
             Some(item) => {
-                let (gpk, gsk) = item.gsi1.as_ref().map_or(("", ""), |g| (g.pk.as_str(), g.sk.as_str()));
+                let (gpk, gsk) = item
+                    .gsi1
+                    .as_ref()
+                    .map_or(("", ""), |g| (g.pk.as_str(), g.sk.as_str()));
                 items
                     .insert(
                         (key.pk.as_str(), key.sk.as_str()),
-                        (item.version, item.count, item.expires_at, gpk, gsk, item.body.as_str()),
+                        (
+                            item.version,
+                            item.count,
+                            item.expires_at,
+                            gpk,
+                            gsk,
+                            item.body.as_str(),
+                        ),
                     )
                     .map_err(backend)?;
                 if !gpk.is_empty() {
-                    gsi.insert((gpk, gsk, key.pk.as_str(), key.sk.as_str()), ()).map_err(backend)?;
+                    gsi.insert((gpk, gsk, key.pk.as_str(), key.sk.as_str()), ())
+                        .map_err(backend)?;
                 }
             }
             None => {
-                items.remove((key.pk.as_str(), key.sk.as_str())).map_err(backend)?;
+                items
+                    .remove((key.pk.as_str(), key.sk.as_str()))
+                    .map_err(backend)?;
             }
         }
     }
@@ -196,8 +237,14 @@ impl Store for EmbeddedStore {
                     (false, Some(sk)) => Bound::Excluded((q.pk.as_str(), sk)),
                     _ => Bound::Included((q.pk.as_str(), end.as_str())),
                 };
-                let range = items.range::<(&str, &str)>((lower, upper)).map_err(backend)?;
-                let iter: Box<dyn Iterator<Item = _>> = if q.forward { Box::new(range) } else { Box::new(range.rev()) };
+                let range = items
+                    .range::<(&str, &str)>((lower, upper))
+                    .map_err(backend)?;
+                let iter: Box<dyn Iterator<Item = _>> = if q.forward {
+                    Box::new(range)
+                } else {
+                    Box::new(range.rev())
+                };
                 for entry in iter {
                     let (k, v) = entry.map_err(backend)?;
                     let (pk, sk) = k.value();
@@ -213,10 +260,11 @@ impl Store for EmbeddedStore {
             }
             Index::Gsi1 => {
                 let gsi = txn.open_table(GSI1).map_err(backend)?;
-                let after = q
-                    .start_after
-                    .as_ref()
-                    .and_then(|p| p.gsi1.as_ref().map(|g| (g.sk.as_str(), p.key.pk.as_str(), p.key.sk.as_str())));
+                let after = q.start_after.as_ref().and_then(|p| {
+                    p.gsi1
+                        .as_ref()
+                        .map(|g| (g.sk.as_str(), p.key.pk.as_str(), p.key.sk.as_str()))
+                });
                 let lower = match (q.forward, after) {
                     (true, Some((gsk, pk, sk))) => Bound::Excluded((q.pk.as_str(), gsk, pk, sk)),
                     _ => Bound::Included((q.pk.as_str(), q.sk_prefix.as_str(), "", "")),
@@ -225,8 +273,14 @@ impl Store for EmbeddedStore {
                     (false, Some((gsk, pk, sk))) => Bound::Excluded((q.pk.as_str(), gsk, pk, sk)),
                     _ => Bound::Included((q.pk.as_str(), end.as_str(), "", "")),
                 };
-                let range = gsi.range::<(&str, &str, &str, &str)>((lower, upper)).map_err(backend)?;
-                let iter: Box<dyn Iterator<Item = _>> = if q.forward { Box::new(range) } else { Box::new(range.rev()) };
+                let range = gsi
+                    .range::<(&str, &str, &str, &str)>((lower, upper))
+                    .map_err(backend)?;
+                let iter: Box<dyn Iterator<Item = _>> = if q.forward {
+                    Box::new(range)
+                } else {
+                    Box::new(range.rev())
+                };
                 for entry in iter {
                     let (k, _) = entry.map_err(backend)?;
                     let (_, gsk, pk, sk) = k.value();
@@ -242,7 +296,11 @@ impl Store for EmbeddedStore {
                 }
             }
         }
-        let next = if more { out.last().map(PageKey::of) } else { None };
+        let next = if more {
+            out.last().map(PageKey::of)
+        } else {
+            None
+        };
         Ok(Page { items: out, next })
     }
 }

@@ -46,7 +46,10 @@ impl UsageCounters {
 
 /// Approximate DynamoDB item size: attribute names plus values.
 pub fn item_size(item: &Item) -> u64 {
-    let gsi = item.gsi1.as_ref().map_or(0, |g| 12 + g.pk.len() + g.sk.len());
+    let gsi = item
+        .gsi1
+        .as_ref()
+        .map_or(0, |g| 12 + g.pk.len() + g.sk.len());
     (4 + item.key.pk.len() + item.key.sk.len() + gsi + 2 + item.body.len() + 24) as u64
 }
 
@@ -123,7 +126,10 @@ impl Store for Metered {
                 UsageCounters::add(&u.read_half_units, 2 * factor);
             }
         }
-        let written = writes.iter().filter(|w| !matches!(w, Write::Check { .. })).count() as u64;
+        let written = writes
+            .iter()
+            .filter(|w| !matches!(w, Write::Check { .. }))
+            .count() as u64;
         let result = self.inner.transact(writes).await;
         UsageCounters::add(&u.items_written, written);
         UsageCounters::add(&u.write_half_units, 2 * factor * units);

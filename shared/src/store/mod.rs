@@ -67,12 +67,24 @@ pub enum Condition {
 /// One write of a transaction.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Write {
-    Put { item: Item, condition: Condition },
-    Delete { key: Key, condition: Condition },
+    Put {
+        item: Item,
+        condition: Condition,
+    },
+    Delete {
+        key: Key,
+        condition: Condition,
+    },
     /// Check a condition without writing.
-    Check { key: Key, condition: Condition },
+    Check {
+        key: Key,
+        condition: Condition,
+    },
     /// Add `delta` to the item's `count`, creating the item with count 0 first if needed.
-    Add { key: Key, delta: i64 },
+    Add {
+        key: Key,
+        delta: i64,
+    },
 }
 
 impl Write {
@@ -122,7 +134,12 @@ pub struct Query {
 }
 
 impl Query {
-    pub fn new(index: Index, pk: impl Into<String>, sk_prefix: impl Into<String>, limit: usize) -> Query {
+    pub fn new(
+        index: Index,
+        pk: impl Into<String>,
+        sk_prefix: impl Into<String>,
+        limit: usize,
+    ) -> Query {
         Query {
             index,
             pk: pk.into(),
@@ -180,14 +197,18 @@ pub(crate) fn check_transaction(writes: &[Write]) -> Result<(), StoreError> {
     let mut keys: Vec<&Key> = writes.iter().map(Write::key).collect();
     keys.sort();
     if keys.windows(2).any(|w| w[0] == w[1]) {
-        return Err(StoreError::Limit("two writes of one transaction touch the same item".into()));
+        return Err(StoreError::Limit(
+            "two writes of one transaction touch the same item".into(),
+        ));
     }
     Ok(())
 }
 
 pub(crate) fn check_batch(keys: &[Key]) -> Result<(), StoreError> {
     if keys.len() > MAX_BATCH_GET {
-        return Err(StoreError::Limit(format!("a batch get holds at most {MAX_BATCH_GET} keys")));
+        return Err(StoreError::Limit(format!(
+            "a batch get holds at most {MAX_BATCH_GET} keys"
+        )));
     }
     Ok(())
 }

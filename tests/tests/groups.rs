@@ -1,0 +1,314 @@
+//! Groups and memberships: members as separate items, so a membership change costs the same
+//! number of store operations whatever the size of the group.
+
+use scim_shared::http::Method;
+use scim_tests::{GROUP_SCHEMA, Scim, TestServer};
+use serde_json::{Value, json};
+
+fn member_values(group: &Value) -> Vec<String> {
+    let mut ids: Vec<String> = group["members"]
+        .as_array()
+        .map(|m| {
+            m.iter()
+                .filter_map(|m| m["value"].as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default();
+    ids.sort();
+    ids
+}
+
+fn add_members<S: AsRef<str>>(ids: &[S]) -> Value {
+    let values: Vec<Value> = ids.iter().map(|id| json!({"value": id.as_ref()})).collect();
+    Scim::patch_body(json!([{"op": "add", "path": "members", "value": values}]))
+}
+
+#[tokio::test]
+async fn a_group_created_with_members_lists_them_and_users_list_the_group() {
+    let srv = TestServer::start().await;
+    let c = &srv.client;
+    let alice = c.create_user("alice").await;
+    let bob = c.create_user("bob").await;
+    let created = c
+        .post(
+            "/Groups",
+            &json!({"schemas": [GROUP_SCHEMA], "displayName": "Engineering",
+                "members": [{"value": alice}, {"value": bob, "type": "User"}]}),
+        )
+        .await
+        .expect(201);
+    let gid = created.id();
+    let mut expected = vec![alice.clone(), bob.clone()];
+    expected.sort();
+    assert_eq!(member_values(&created.body), expected);
+    let group = c.get(&format!("/Groups/{gid}")).await.expect(200);
+    assert_eq!(member_values(&group.body), expected);
+    let member = &group.body["members"][0];
+    assert_eq!(member["type"], "User");
+    assert!(
+        member["$ref"]
+            .as_str()
+            .is_some_and(|r| r.ends_with(&format!(
+                "/Users/{}",
+                member["value"].as_str().unwrap_or_default()
+            )))
+    );
+
+    let user = c.get(&format!("/Users/{alice}")).await.expect(200);
+    assert_eq!(user.body["groups"][0]["value"], gid);
+    assert_eq!(user.body["groups"][0]["type"], "direct");
+}
+
+#[tokio::test]
+async fn patch_adds_and_removes_members_in_every_rfc_shape() {
+    let srv = TestServer::start().await;
+    let c = &srv.client;
+    let users: Vec<String> = futures_join(c, &["u1", "u2", "u3", "u4"]).await;
+    let gid = c.create_group("Sales").await;
+    let path = format!("/Groups/{gid}");
+
+    c.patch(&path, &add_members(&users)).await.expect(204);
+    assert_eq!(member_values(&c.get(&path).await.body).len(), 4);
+
+    // Adding an existing member again changes nothing.
+    c.patch(&path, &add_members(&users[..1])).await.expect(204);
+    assert_eq!(member_values(&c.get(&path).await.body).len(), 4);
+
+    // remove with a valuePath filter
+    let op = json!([{"op": "remove", "path": format!("members[value eq \"{}\"]", users[0])}]);
+    c.patch(&path, &Scim::patch_body(op)).await.expect(204);
+    // remove with path `members` and a value list (as Entra sends it)
+    let op = json!([{"op": "remove", "path": "members", "value": [{"value": users[1]}]}]);
+    c.patch(&path, &Scim::patch_body(op)).await.expect(204);
+    let mut left = vec![users[2].clone(), users[3].clone()];
+    left.sort();
+    assert_eq!(member_values(&c.get(&path).await.body), left);
+
+    // replace the whole list
+    let op = json!([{"op": "replace", "path": "members", "value": [{"value": users[0]}]}]);
+    c.patch(&path, &Scim::patch_body(op)).await.expect(204);
+    assert_eq!(
+        member_values(&c.get(&path).await.body),
+        vec![users[0].clone()]
+    );
+
+    // remove all members
+    let op = json!([{"op": "remove", "path": "members"}]);
+    c.patch(&path, &Scim::patch_body(op)).await.expect(204);
+    assert!(c.get(&path).await.body.get("members").is_none());
+    assert!(
+        c.get(&format!("/Users/{}", users[0]))
+            .await
+            .body
+            .get("groups")
+            .is_none()
+    );
+}
+
+async fn futures_join(c: &Scim, names: &[&str]) -> Vec<String> {
+    let mut ids = Vec::new();
+    for n in names {
+        ids.push(c.create_user(n).await);
+    }
+    ids
+}
+
+#[tokio::test]
+async fn group_patch_returns_the_resource_when_attributes_are_requested() {
+    let srv = TestServer::start().await;
+    let c = &srv.client;
+    let u = c.create_user("carol").await;
+    let gid = c.create_group("Ops").await;
+    let r = c
+        .patch(
+            &format!("/Groups/{gid}?excludedAttributes=members"),
+            &add_members(&[u]),
+        )
+        .await
+        .expect(200);
+    assert_eq!(r.body["displayName"], "Ops");
+    assert!(r.body.get("members").is_none());
+    assert_eq!(r.body["meta"]["version"], "W/\"2\"");
+}
+
+#[tokio::test]
+async fn unknown_members_are_rejected_and_nothing_is_written() {
+    let srv = TestServer::start().await;
+    let c = &srv.client;
+    let u = c.create_user("dave").await;
+    let gid = c.create_group("QA").await;
+    let before = c.get(&format!("/Groups/{gid}")).await.body;
+    let body = add_members(&[u, "no-such-id".to_string()]);
+    c.patch(&format!("/Groups/{gid}"), &body)
+        .await
+        .expect_error(400, Some("invalidValue"));
+    assert_eq!(c.get(&format!("/Groups/{gid}")).await.body, before);
+}
+
+#[tokio::test]
+async fn deleting_a_user_removes_its_memberships_and_deleting_a_group_removes_the_users_groups() {
+    let srv = TestServer::start().await;
+    let c = &srv.client;
+    let a = c.create_user("erin").await;
+    let b = c.create_user("frank").await;
+    let g1 = c.create_group("G1").await;
+    let g2 = c.create_group("G2").await;
+    c.patch(
+        &format!("/Groups/{g1}"),
+        &add_members(&[a.clone(), b.clone()]),
+    )
+    .await
+    .expect(204);
+    c.patch(&format!("/Groups/{g2}"), &add_members(&[a.as_str()]))
+        .await
+        .expect(204);
+
+    c.delete(&format!("/Users/{b}")).await.expect(204);
+    assert_eq!(
+        member_values(&c.get(&format!("/Groups/{g1}")).await.body),
+        vec![a.clone()]
+    );
+
+    c.delete(&format!("/Groups/{g1}")).await.expect(204);
+    let user = c.get(&format!("/Users/{a}")).await.expect(200);
+    let groups: Vec<&str> = user.body["groups"]
+        .as_array()
+        .expect("groups")
+        .iter()
+        .filter_map(|g| g["value"].as_str())
+        .collect();
+    assert_eq!(groups, vec![g2.as_str()]);
+}
+
+#[tokio::test]
+async fn nested_groups_are_members_of_type_group() {
+    let srv = TestServer::start().await;
+    let c = &srv.client;
+    let parent = c.create_group("Parent").await;
+    let child = c.create_group("Child").await;
+    c.patch(&format!("/Groups/{parent}"), &add_members(&[child.as_str()]))
+        .await
+        .expect(204);
+    let g = c.get(&format!("/Groups/{parent}")).await.expect(200);
+    assert_eq!(g.body["members"][0]["type"], "Group");
+    // A group cannot contain itself.
+    c.patch(
+        &format!("/Groups/{parent}"),
+        &add_members(&[parent.as_str()]),
+    )
+    .await
+    .expect_error(400, Some("invalidValue"));
+}
+
+#[tokio::test]
+async fn group_display_names_are_unique_per_tenant() {
+    let srv = TestServer::start().await;
+    srv.client.create_group("Finance").await;
+    srv.client
+        .post(
+            "/Groups",
+            &json!({"schemas": [GROUP_SCHEMA], "displayName": "FINANCE"}),
+        )
+        .await
+        .expect_error(409, Some("uniqueness"));
+    let other = srv.tenant("globex").await;
+    other.create_group("Finance").await;
+}
+
+/// Adds `n` users to a group in PATCH batches of 100, in-process.
+async fn fill_group(srv: &TestServer, gid: &str, n: usize) -> Vec<String> {
+    let mut ids = Vec::with_capacity(n);
+    for i in 0..n {
+        let body = json!({"schemas": [scim_tests::USER_SCHEMA], "userName": format!("{gid}-{i}")});
+        let out = srv.call(Method::Post, "/Users", Some(&body)).await;
+        assert_eq!(out.response.status, 201);
+        ids.push(
+            out.response
+                .body
+                .as_ref()
+                .and_then(|b| b["id"].as_str())
+                .expect("id")
+                .to_string(),
+        );
+    }
+    for chunk in ids.chunks(100) {
+        let out = srv
+            .call(
+                Method::Patch,
+                &format!("/Groups/{gid}"),
+                Some(&add_members(chunk)),
+            )
+            .await;
+        assert_eq!(out.response.status, 204);
+    }
+    ids
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn adding_or_removing_a_member_costs_the_same_at_1_and_10000_members() {
+    let srv = TestServer::start().await;
+    let small = srv.client.create_group("small").await;
+    let large = srv.client.create_group("large").await;
+    fill_group(&srv, &small, 1).await;
+    fill_group(&srv, &large, 10_000).await;
+    let newcomer = srv.client.create_user("newcomer").await;
+
+    let mut costs = Vec::new();
+    for gid in [&small, &large] {
+        let add = srv
+            .call(
+                Method::Patch,
+                &format!("/Groups/{gid}"),
+                Some(&add_members(&[newcomer.as_str()])),
+            )
+            .await;
+        assert_eq!(add.response.status, 204);
+        let remove_op =
+            json!([{"op": "remove", "path": format!("members[value eq \"{newcomer}\"]")}]);
+        let remove = srv
+            .call(
+                Method::Patch,
+                &format!("/Groups/{gid}"),
+                Some(&Scim::patch_body(remove_op)),
+            )
+            .await;
+        assert_eq!(remove.response.status, 204);
+        let get = srv
+            .call(
+                Method::Get,
+                &format!("/Groups/{gid}?excludedAttributes=members"),
+                None,
+            )
+            .await;
+        assert_eq!(get.response.status, 200);
+        costs.push((add.usage, remove.usage, get.usage));
+    }
+    let (small_cost, large_cost) = (costs[0], costs[1]);
+    println!("1 member: {small_cost:?}\n10,000 members: {large_cost:?}");
+    assert_eq!(small_cost.0.calls, large_cost.0.calls, "add: store calls");
+    assert_eq!(
+        small_cost.0.items_written, large_cost.0.items_written,
+        "add: items written"
+    );
+    assert_eq!(
+        small_cost.1.calls, large_cost.1.calls,
+        "remove: store calls"
+    );
+    assert_eq!(
+        small_cost.1.items_written, large_cost.1.items_written,
+        "remove: items written"
+    );
+    // excludedAttributes=members reads the group item only.
+    assert_eq!(large_cost.2.calls, 1);
+    assert_eq!(large_cost.2.items_read, 1);
+    // And the large group really has 10,000 members.
+    let full = srv
+        .call(Method::Get, &format!("/Groups/{large}"), None)
+        .await;
+    let n = full
+        .response
+        .body
+        .as_ref()
+        .and_then(|b| b["members"].as_array().map(Vec::len));
+    assert_eq!(n, Some(10_000));
+}

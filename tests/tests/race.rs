@@ -1,0 +1,63 @@
+//! Concurrency: uniqueness holds under parallel creates, and no marker item is left orphaned.
+
+use scim_shared::keys::Unique;
+use scim_tests::{TestServer, USER_SCHEMA};
+use serde_json::json;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn thirty_two_parallel_creates_of_one_user_name_give_one_201_and_31_409s() {
+    let srv = TestServer::start().await;
+    let mut tasks = Vec::new();
+    for i in 0..32 {
+        let c = srv.client.clone();
+        tasks.push(tokio::spawn(async move {
+            let body = json!({"schemas": [USER_SCHEMA], "userName": "race", "externalId": format!("x{i}")});
+            c.post("/Users", &body).await
+        }));
+    }
+    let mut created = Vec::new();
+    let mut conflicts = 0;
+    for t in tasks {
+        let r = t.await.expect("join");
+        match r.status {
+            201 => created.push(r.id()),
+            409 => {
+                assert_eq!(r.body["scimType"], "uniqueness");
+                conflicts += 1;
+            }
+            other => panic!("unexpected status {other}: {}", r.body),
+        }
+    }
+    assert_eq!((created.len(), conflicts), (1, 31));
+
+    // Exactly one user exists, and only the winner's externalId marker was written.
+    let list = srv.client.get("/Users").await.expect(200);
+    assert_eq!(list.body["totalResults"], 1);
+    let winner = srv
+        .client
+        .get(&format!("/Users/{}", created[0]))
+        .await
+        .expect(200);
+    let winner_x = winner.body["externalId"]
+        .as_str()
+        .expect("externalId")
+        .to_string();
+    for i in 0..32 {
+        let x = format!("x{i}");
+        let marker = srv
+            .store
+            .get(&Unique::UserExternalId.marker("acme", &x))
+            .await
+            .expect("get");
+        assert_eq!(marker.is_some(), x == winner_x, "externalId marker {x}");
+    }
+    // The loser's externalIds are free to use.
+    let other = if winner_x == "x0" { "x1" } else { "x0" };
+    srv.client
+        .post(
+            "/Users",
+            &json!({"schemas": [USER_SCHEMA], "userName": "another", "externalId": other}),
+        )
+        .await
+        .expect(201);
+}
