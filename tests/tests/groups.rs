@@ -186,9 +186,12 @@ async fn nested_groups_are_members_of_type_group() {
     let c = &srv.client;
     let parent = c.create_group("Parent").await;
     let child = c.create_group("Child").await;
-    c.patch(&format!("/Groups/{parent}"), &add_members(&[child.as_str()]))
-        .await
-        .expect(204);
+    c.patch(
+        &format!("/Groups/{parent}"),
+        &add_members(&[child.as_str()]),
+    )
+    .await
+    .expect(204);
     let g = c.get(&format!("/Groups/{parent}")).await.expect(200);
     assert_eq!(g.body["members"][0]["type"], "Group");
     // A group cannot contain itself.
