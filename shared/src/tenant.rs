@@ -32,6 +32,8 @@ pub enum TenantError {
     TokenNotFound(String),
     #[error("the operating system's random number generator failed: {0}")]
     Random(String),
+    #[error("tenant '{0}' changed concurrently; retry")]
+    Conflict(String),
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -41,6 +43,47 @@ pub enum TenantError {
 pub struct Tenant {
     pub id: String,
     pub created: String,
+    /// Absent in tenants stored before settings existed: those read as the defaults.
+    #[serde(default)]
+    pub settings: TenantSettings,
+}
+
+/// How the service reads what a tenant's identity provider sends.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Dialect {
+    /// Requests are normalised from what identity providers really send into strict RFC 7644
+    /// form before the core sees them (see [`crate::dialect`]).
+    #[default]
+    Auto,
+    /// Requests reach the core as sent: anything outside RFC 7644 is a SCIM error.
+    Strict,
+}
+
+impl Dialect {
+    /// The setting as written in the CLI, logs and the stored tenant.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Dialect::Auto => "auto",
+            Dialect::Strict => "strict",
+        }
+    }
+}
+
+/// Per-tenant settings. They are stored on the tenant item and copied onto each of its token
+/// items, so that authentication, which reads the token item anyway, yields them at no extra
+/// store read; [`set_settings`] changes both in one transaction.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TenantSettings {
+    #[serde(default)]
+    pub dialect: Dialect,
+}
+
+/// An authenticated caller: the tenant a Secret Token belongs to and the tenant's settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Principal {
+    pub tenant: String,
+    pub settings: TenantSettings,
 }
 
 /// A token as listed: never the secret, only an id (a prefix of its hash) and its creation time.
@@ -71,6 +114,7 @@ pub async fn create_tenant(store: &dyn Store, id: &str) -> Result<Tenant, Tenant
     let tenant = Tenant {
         id: id.to_string(),
         created: clock::format(clock::now()),
+        settings: TenantSettings::default(),
     };
     let item = Item {
         key: keys::tenant(id),
@@ -92,8 +136,54 @@ pub async fn create_tenant(store: &dyn Store, id: &str) -> Result<Tenant, Tenant
 }
 
 pub async fn get_tenant(store: &dyn Store, id: &str) -> Result<Option<Tenant>, TenantError> {
+    Ok(tenant_item(store, id).await?.map(|(_, t)| t))
+}
+
+/// The stored tenant item (for its version) and the tenant it holds.
+async fn tenant_item(store: &dyn Store, id: &str) -> Result<Option<(Item, Tenant)>, TenantError> {
     let item = store.get(&keys::tenant(id)).await?;
-    Ok(item.and_then(|i| serde_json::from_str(&i.body).ok()))
+    Ok(item.and_then(|i| serde_json::from_str(&i.body).ok().map(|t| (i, t))))
+}
+
+/// The same item with a new body and the next version, written on condition that the stored
+/// version is still the one read.
+fn next_version(item: &Item, body: String) -> Write {
+    Write::Put {
+        item: Item {
+            version: item.version + 1,
+            body,
+            ..item.clone()
+        },
+        condition: Condition::VersionIs(item.version),
+    }
+}
+
+/// Changes a tenant's settings: the tenant item and every token item of the tenant in one
+/// transaction (at most 1 + [`MAX_TOKENS_PER_TENANT`] writes). A token issued or revoked
+/// concurrently makes it fail with [`TenantError::Conflict`] rather than leave a token with
+/// stale settings.
+pub async fn set_settings(
+    store: &dyn Store,
+    id: &str,
+    settings: TenantSettings,
+) -> Result<Tenant, TenantError> {
+    let (item, mut tenant) = tenant_item(store, id)
+        .await?
+        .ok_or_else(|| TenantError::NotFound(id.to_string()))?;
+    tenant.settings = settings;
+    let mut writes = vec![next_version(
+        &item,
+        serde_json::to_string(&tenant).unwrap_or_default(),
+    )];
+    for (token_item, mut token) in stored_token_items(store, id).await? {
+        token.settings = settings;
+        let body = serde_json::to_string(&token).unwrap_or_default();
+        writes.push(next_version(&token_item, body));
+    }
+    match store.transact(writes).await {
+        Err(StoreError::ConditionFailed { .. }) => Err(TenantError::Conflict(id.to_string())),
+        other => other.map(|()| tenant).map_err(Into::into),
+    }
 }
 
 pub async fn list_tenants(store: &dyn Store) -> Result<Vec<Tenant>, TenantError> {
@@ -122,14 +212,16 @@ pub async fn delete_tenant(store: &dyn Store, id: &str) -> Result<(), TenantErro
     }
 }
 
-/// Issues a new Secret Token for a tenant and returns it; only its hash is stored.
+/// Issues a new Secret Token for a tenant and returns it; only its hash is stored. The token
+/// item carries a copy of the tenant's settings; the tenant item's version is bumped in the
+/// same transaction so that a concurrent [`set_settings`] cannot miss the new token.
 pub async fn issue_token(
     store: &dyn Store,
     tenant: &str,
 ) -> Result<(String, TokenInfo), TenantError> {
-    if get_tenant(store, tenant).await?.is_none() {
-        return Err(TenantError::NotFound(tenant.to_string()));
-    }
+    let (record, current) = tenant_item(store, tenant)
+        .await?
+        .ok_or_else(|| TenantError::NotFound(tenant.to_string()))?;
     if list_tokens(store, tenant).await?.len() >= MAX_TOKENS_PER_TENANT {
         return Err(TenantError::TooManyTokens(tenant.to_string()));
     }
@@ -152,23 +244,24 @@ pub async fn issue_token(
         body: serde_json::to_string(&StoredToken {
             hash: hash.clone(),
             info: info.clone(),
+            settings: current.settings,
         })
         .unwrap_or_default(),
         ..Item::default()
     };
-    store
-        .transact(vec![
-            Write::Check {
-                key: keys::tenant(tenant),
-                condition: Condition::Exists,
-            },
-            Write::Put {
-                item,
-                condition: Condition::NotExists,
-            },
-        ])
-        .await?;
-    Ok((token, info))
+    let writes = vec![
+        next_version(&record, record.body.clone()),
+        Write::Put {
+            item,
+            condition: Condition::NotExists,
+        },
+    ];
+    match store.transact(writes).await {
+        Err(StoreError::ConditionFailed { index: 0 }) => {
+            Err(TenantError::Conflict(tenant.to_string()))
+        }
+        other => other.map(|()| (token, info)).map_err(Into::into),
+    }
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -176,17 +269,32 @@ struct StoredToken {
     hash: String,
     #[serde(flatten)]
     info: TokenInfo,
+    /// A copy of the tenant's settings; absent in tokens issued before settings existed.
+    #[serde(default)]
+    settings: TenantSettings,
 }
 
 async fn stored_tokens(store: &dyn Store, tenant: &str) -> Result<Vec<StoredToken>, TenantError> {
+    Ok(stored_token_items(store, tenant)
+        .await?
+        .into_iter()
+        .map(|(_, t)| t)
+        .collect())
+}
+
+/// A tenant's token items with the tokens they hold.
+async fn stored_token_items(
+    store: &dyn Store,
+    tenant: &str,
+) -> Result<Vec<(Item, StoredToken)>, TenantError> {
     let items = query_all(
         store,
         Query::new(Index::Gsi1, keys::tenant_tokens(tenant), "", 100),
     )
     .await?;
     Ok(items
-        .iter()
-        .filter_map(|i| serde_json::from_str(&i.body).ok())
+        .into_iter()
+        .filter_map(|i| serde_json::from_str(&i.body).ok().map(|t| (i, t)))
         .collect())
 }
 
@@ -220,6 +328,12 @@ pub async fn revoke_token(
 
 /// The token check every entry point uses: the tenant a bearer token belongs to, if any.
 pub async fn authenticate(store: &dyn Store, token: &str) -> Result<Option<String>, StoreError> {
+    Ok(authorize(store, token).await?.map(|p| p.tenant))
+}
+
+/// The caller a bearer token stands for: its tenant and the tenant's settings, read from the
+/// token item alone (one store read, the same as [`authenticate`]).
+pub async fn authorize(store: &dyn Store, token: &str) -> Result<Option<Principal>, StoreError> {
     if !token.starts_with(TOKEN_PREFIX) || token.len() > 128 {
         return Ok(None);
     }
@@ -231,7 +345,10 @@ pub async fn authenticate(store: &dyn Store, token: &str) -> Result<Option<Strin
         return Ok(None);
     };
     let same: bool = stored.hash.as_bytes().ct_eq(hash.as_bytes()).into();
-    Ok(same.then_some(stored.info.tenant))
+    Ok(same.then_some(Principal {
+        tenant: stored.info.tenant,
+        settings: stored.settings,
+    }))
 }
 
 /// Extracts the token of an `Authorization: Bearer <token>` header value.
@@ -312,6 +429,65 @@ mod tests {
             Err(TenantError::Exists(_))
         ));
         assert_eq!(list_tenants(&store).await.expect("list").len(), 1);
+    }
+
+    #[tokio::test]
+    async fn tenants_and_tokens_default_to_the_auto_dialect() {
+        let store = EmbeddedStore::in_memory().expect("store");
+        let tenant = create_tenant(&store, "acme").await.expect("tenant");
+        assert_eq!(tenant.settings.dialect, Dialect::Auto);
+        let (token, _) = issue_token(&store, "acme").await.expect("token");
+        let principal = authorize(&store, &token).await.expect("auth");
+        assert_eq!(
+            principal,
+            Some(Principal {
+                tenant: "acme".into(),
+                settings: TenantSettings::default()
+            })
+        );
+    }
+
+    #[tokio::test]
+    async fn settings_reach_existing_and_later_tokens() {
+        let store = EmbeddedStore::in_memory().expect("store");
+        create_tenant(&store, "acme").await.expect("tenant");
+        let (before, _) = issue_token(&store, "acme").await.expect("token");
+        let strict = TenantSettings {
+            dialect: Dialect::Strict,
+        };
+        let tenant = set_settings(&store, "acme", strict).await.expect("set");
+        assert_eq!(tenant.settings, strict);
+        let (after, _) = issue_token(&store, "acme").await.expect("token");
+        for token in [before, after] {
+            let p = authorize(&store, &token)
+                .await
+                .expect("auth")
+                .expect("valid");
+            assert_eq!(p.settings.dialect, Dialect::Strict);
+        }
+        let stored = get_tenant(&store, "acme")
+            .await
+            .expect("get")
+            .expect("tenant");
+        assert_eq!(stored.settings, strict);
+        assert!(matches!(
+            set_settings(&store, "nope", strict).await,
+            Err(TenantError::NotFound(_))
+        ));
+    }
+
+    #[test]
+    fn records_stored_before_settings_existed_read_as_auto() {
+        let tenant: Tenant =
+            serde_json::from_str(r#"{"id":"acme","created":"2025-01-01T00:00:00Z"}"#)
+                .expect("old tenant");
+        assert_eq!(tenant.settings.dialect, Dialect::Auto);
+        let token: StoredToken = serde_json::from_str(
+            r#"{"hash":"ab","id":"ab","tenant":"acme","created":"2025-01-01T00:00:00Z"}"#,
+        )
+        .expect("old token");
+        assert_eq!(token.settings.dialect, Dialect::Auto);
+        assert_eq!(token.info.tenant, "acme");
     }
 
     #[test]

@@ -7,7 +7,7 @@ use reqwest::header::{HeaderMap, HeaderValue};
 use scim_shared::http::{Method, ScimRequest};
 use scim_shared::ops::Limits;
 use scim_shared::service::{Outcome, Service};
-use scim_shared::store::{EmbeddedStore, Store};
+use scim_shared::store::{DynamoStore, EmbeddedStore, Store, create_table};
 use scim_shared::tenant;
 use serde_json::Value;
 use tokio::sync::oneshot;
@@ -16,6 +16,38 @@ pub const USER_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
 pub const GROUP_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:Group";
 pub const ENTERPRISE: &str = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
 pub const PATCH_OP: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
+
+/// The store backend the tests run against: `SCIM_TEST_BACKEND=dynamodb` selects a DynamoDB
+/// table on the endpoint in `AWS_ENDPOINT_URL` (the emulator tests/run.sh starts); anything else
+/// the embedded store in memory.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Embedded,
+    DynamoDb,
+}
+
+pub fn backend() -> Backend {
+    match std::env::var("SCIM_TEST_BACKEND").as_deref() {
+        Ok("dynamodb") => Backend::DynamoDb,
+        _ => Backend::Embedded,
+    }
+}
+
+/// A fresh, empty store of the selected backend: a new in-memory database, or a new DynamoDB
+/// table with the production key schema.
+pub async fn fresh_store() -> Arc<dyn Store> {
+    match backend() {
+        Backend::Embedded => Arc::new(EmbeddedStore::in_memory().expect("store")),
+        Backend::DynamoDb => {
+            let table = format!("scim-test-{}", uuid::Uuid::now_v7());
+            let store = DynamoStore::from_env(&table).await;
+            create_table(store.client(), &table)
+                .await
+                .expect("create table on the DynamoDB endpoint");
+            Arc::new(store)
+        }
+    }
+}
 
 /// A running server with one tenant (`acme`) and its token.
 #[derive(Debug)]
@@ -34,7 +66,7 @@ impl TestServer {
     }
 
     pub async fn with_limits(limits: Limits) -> TestServer {
-        let store: Arc<dyn Store> = Arc::new(EmbeddedStore::in_memory().expect("store"));
+        let store = fresh_store().await;
         let service = Arc::new(Service::new(store.clone(), limits));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await

@@ -5,6 +5,7 @@
 //! SCIM rules (uniqueness, membership, counts) live above this trait, in `ops`, so every backend
 //! behaves the same and costs the same number of calls.
 
+mod dynamodb;
 mod embedded;
 mod metered;
 
@@ -12,6 +13,7 @@ pub mod conformance;
 
 use async_trait::async_trait;
 
+pub use dynamodb::{DynamoStore, create_table, delete_table};
 pub use embedded::EmbeddedStore;
 pub use metered::{Metered, Usage};
 
