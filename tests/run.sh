@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The project's test command (README, .ci/run): formatting, lints, the Rust test suites, and the
 # scim2-tester conformance run against a real `scimctl serve` on a loopback port.
-# Installs what it needs itself (a Python venv with scim2-tester under .tools/).
+# Installs what it needs itself under .tools/ (a Python venv with scim2-tester, DynamoDB Local),
+# starts servers on free loopback ports and stops them by PID on exit.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -15,39 +16,81 @@ cargo fmt --all -- --check
 step "cargo clippy (all targets, warnings are errors)"
 cargo clippy --workspace --all-targets -- -D warnings
 
-step "cargo test --workspace"
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+workdir=$(mktemp -d)
+pids=()
+cleanup() {
+  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; done
+  rm -rf "$workdir"
+}
+trap cleanup EXIT
+
+step "cargo test --workspace (embedded store)"
 cargo test --workspace
 
-step "scim2-tester conformance against scimctl serve"
+step "DynamoDB Local (AWS's emulator, from the npm package amplify-dynamodb-simulator)"
+ddb_dir="$root/.tools/dynamodb-local"
+if [ ! -f "$ddb_dir/DynamoDBLocal.jar" ]; then
+  mkdir -p "$ddb_dir"
+  (cd "$workdir" && npm pack --silent amplify-dynamodb-simulator@2.9.30 >/dev/null && tar xzf amplify-dynamodb-simulator-*.tgz)
+  cp -r "$workdir/package/emulator/." "$ddb_dir/"
+fi
+if ! command -v java >/dev/null; then
+  echo "java is missing: installing openjdk-17-jre-headless" >&2
+  apt-get update -qq && apt-get install -y -qq openjdk-17-jre-headless >/dev/null
+fi
+ddb_port=$(free_port)
+(cd "$ddb_dir" && exec java -Djava.library.path=./DynamoDBLocal_lib -jar DynamoDBLocal.jar -inMemory -port "$ddb_port") \
+  >"$workdir/dynamodb.log" 2>&1 &
+pids+=($!)
+export AWS_ENDPOINT_URL="http://127.0.0.1:$ddb_port" AWS_REGION=us-east-1 \
+  AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local
+for _ in $(seq 1 100); do
+  curl -s -o /dev/null "$AWS_ENDPOINT_URL" && break
+  sleep 0.2
+done
+curl -s -o /dev/null "$AWS_ENDPOINT_URL" || { cat "$workdir/dynamodb.log"; echo "DynamoDB Local did not start" >&2; exit 1; }
+
+step "Store conformance and end-to-end suites against DynamoDB Local"
+SCIM_TEST_BACKEND=dynamodb cargo test -p scim-tests
+
 venv="$root/.tools/venv"
 if [ ! -x "$venv/bin/python" ] || ! "$venv/bin/python" -c 'import scim2_tester' 2>/dev/null; then
   python3 -m venv "$venv"
   "$venv/bin/pip" install --quiet --disable-pip-version-check -r tests/requirements.txt
 fi
 cargo build --quiet -p scimctl
-workdir=$(mktemp -d)
-server_pid=""
-cleanup() {
-  if [ -n "$server_pid" ]; then kill "$server_pid" 2>/dev/null || true; wait "$server_pid" 2>/dev/null || true; fi
-  rm -rf "$workdir"
+
+# Starts `scimctl serve` on a free port with the given store, runs scim2-tester against it,
+# prints every result that is not a pass and the counts, and stops the server.
+scim2_tester() {
+  local store=$1 name=$2 port server_pid token status=0
+  port=$(free_port)
+  RUST_LOG=warn ./target/debug/scimctl --store "$store" serve --addr "127.0.0.1:$port" \
+    >"$workdir/serve-$name.out" 2>"$workdir/serve-$name.err" &
+  server_pid=$!
+  pids+=("$server_pid")
+  for _ in $(seq 1 100); do
+    grep -q "Secret Token" "$workdir/serve-$name.out" 2>/dev/null && break
+    kill -0 "$server_pid" 2>/dev/null || { cat "$workdir/serve-$name.err"; echo "scimctl serve exited" >&2; exit 1; }
+    sleep 0.1
+  done
+  token=$(awk '/Secret Token/ {print $3}' "$workdir/serve-$name.out")
+  [ -n "$token" ] || { echo "scimctl serve printed no token" >&2; cat "$workdir/serve-$name.err"; exit 1; }
+  # Checks of features /ServiceProviderConfig declares unsupported would be listed here with
+  # --allow CHECK=REASON; at present none is needed.
+  "$venv/bin/python" tests/scim2_tester.py --url "http://127.0.0.1:$port/scim/v2" --token "$token" \
+    >"$workdir/scim2-tester-$name.out" 2>&1 || status=$?
+  kill "$server_pid"; wait "$server_pid" 2>/dev/null || true
+  grep -v '^PASS' "$workdir/scim2-tester-$name.out" || true
+  [ "$status" -eq 0 ] || { echo "scim2-tester reported failures against the $name store (exit $status)" >&2; exit 1; }
 }
-trap cleanup EXIT
-port=$("$venv/bin/python" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-RUST_LOG=warn ./target/debug/scimctl --store "$workdir/data" serve --addr "127.0.0.1:$port" >"$workdir/serve.out" 2>"$workdir/serve.err" &
-server_pid=$!
-for _ in $(seq 1 100); do
-  grep -q "Secret Token" "$workdir/serve.out" 2>/dev/null && break
-  kill -0 "$server_pid" 2>/dev/null || { cat "$workdir/serve.err"; echo "scimctl serve exited" >&2; exit 1; }
-  sleep 0.1
-done
-token=$(awk '/Secret Token/ {print $3}' "$workdir/serve.out")
-[ -n "$token" ] || { echo "scimctl serve printed no token" >&2; cat "$workdir/serve.err"; exit 1; }
-# Checks of features /ServiceProviderConfig declares unsupported would be listed here with
-# --allow CHECK=REASON; at present none is needed.
-status=0
-"$venv/bin/python" tests/scim2_tester.py --url "http://127.0.0.1:$port/scim/v2" --token "$token" \
-  >"$workdir/scim2-tester.out" 2>&1 || status=$?
-grep -v '^PASS' "$workdir/scim2-tester.out" || true
-[ "$status" -eq 0 ] || { echo "scim2-tester reported failures (exit $status)" >&2; exit 1; }
+
+step "scim2-tester against scimctl serve, embedded file store"
+scim2_tester "$workdir/data" embedded
+
+step "scim2-tester against scimctl serve, DynamoDB Local"
+./target/debug/scimctl --store dynamodb://scim-conformance table create
+scim2_tester dynamodb://scim-conformance dynamodb
 
 step "all tests passed in $((SECONDS - started)) s"

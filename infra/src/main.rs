@@ -41,6 +41,16 @@ enum Command {
     /// Manage a tenant's Secret Tokens.
     #[command(subcommand)]
     Token(TokenCommand),
+    /// Manage the DynamoDB table (for emulators; on AWS the table comes from template.yaml).
+    #[command(subcommand)]
+    Table(TableCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum TableCommand {
+    /// Create the table named by `--store dynamodb://TABLE` with the key schema, index, stream
+    /// and TTL that template.yaml declares.
+    Create,
 }
 
 #[derive(Debug, Subcommand)]
@@ -51,6 +61,31 @@ enum TenantCommand {
     List,
     /// Delete a tenant with all its users, groups and tokens.
     Delete { tenant: String },
+    /// Change a tenant's settings (they reach its tokens at once; a Lambda authorizer's cache
+    /// picks them up within its TTL).
+    Set {
+        tenant: String,
+        /// `auto` rewrites what identity providers really send into strict RFC 7644 form
+        /// (docs/dialects.md); `strict` answers anything else with a SCIM error.
+        #[arg(long, value_enum)]
+        dialect: Option<DialectArg>,
+    },
+}
+
+/// The `--dialect` values of `tenant set`.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum DialectArg {
+    Auto,
+    Strict,
+}
+
+impl From<DialectArg> for tenant::Dialect {
+    fn from(d: DialectArg) -> Self {
+        match d {
+            DialectArg::Auto => tenant::Dialect::Auto,
+            DialectArg::Strict => tenant::Dialect::Strict,
+        }
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -73,12 +108,24 @@ async fn main() -> anyhow::Result<()> {
         .with_writer(std::io::stderr)
         .init();
     let cli = Cli::parse();
-    let store = cli.store.open()?;
     match cli.command {
-        Command::Serve { addr, public_url } => serve(store, addr, public_url).await,
-        Command::Tenant(cmd) => tenant_command(store, cmd).await,
-        Command::Token(cmd) => token_command(store, cmd).await,
+        Command::Serve { addr, public_url } => {
+            serve(cli.store.open().await?, addr, public_url).await
+        }
+        Command::Tenant(cmd) => tenant_command(cli.store.open().await?, cmd).await,
+        Command::Token(cmd) => token_command(cli.store.open().await?, cmd).await,
+        Command::Table(TableCommand::Create) => create_table(&cli.store).await,
     }
+}
+
+async fn create_table(store: &StoreUrl) -> anyhow::Result<()> {
+    let StoreUrl::DynamoDb(table) = store else {
+        bail!("`table create` needs --store dynamodb://TABLE");
+    };
+    let store = scim_shared::store::DynamoStore::from_env(table.clone()).await;
+    scim_shared::store::create_table(store.client(), table).await?;
+    eprintln!("created DynamoDB table '{table}'");
+    Ok(())
 }
 
 async fn serve(
@@ -166,6 +213,18 @@ async fn tenant_command(
                 .map_err(|e| anyhow::anyhow!("{e}"))?;
             tenant::delete_tenant(&*store, &tenant).await?;
             eprintln!("deleted tenant '{tenant}' with {n} resources");
+        }
+        TenantCommand::Set { tenant, dialect } => {
+            let Some(dialect) = dialect else {
+                bail!("nothing to set; give a setting such as --dialect strict");
+            };
+            let current = tenant::get_tenant(&*store, &tenant)
+                .await?
+                .with_context(|| format!("tenant '{tenant}' does not exist"))?;
+            let mut settings = current.settings;
+            settings.dialect = dialect.into();
+            let t = tenant::set_settings(&*store, &tenant, settings).await?;
+            eprintln!("tenant '{}': dialect {}", t.id, t.settings.dialect.as_str());
         }
     }
     Ok(())

@@ -10,6 +10,7 @@ use axum::http::{HeaderMap, HeaderValue, Response, StatusCode, header};
 use scim_shared::ScimError;
 use scim_shared::http::{Method, ScimRequest, ScimResponse};
 use scim_shared::service::Service;
+use scim_shared::tenant::Principal;
 use tokio::net::TcpListener;
 
 /// Where the API is mounted.
@@ -52,13 +53,16 @@ fn header_str(headers: &HeaderMap, name: header::HeaderName) -> Option<&str> {
 
 async fn handle(State(state): State<AppState>, request: Request) -> Response<Body> {
     match to_scim(&state, request).await {
-        Ok((tenant, req)) => into_response(&state.service.handle(&tenant, &req).await.response),
+        Ok((caller, req)) => into_response(&state.service.handle(&caller, &req).await.response),
         Err(e) => into_response(&ScimResponse::error(&e)),
     }
 }
 
 /// Authenticates and translates an HTTP request into the core request.
-async fn to_scim(state: &AppState, request: Request) -> Result<(String, ScimRequest), ScimError> {
+async fn to_scim(
+    state: &AppState,
+    request: Request,
+) -> Result<(Principal, ScimRequest), ScimError> {
     let (parts, body) = request.into_parts();
     let path = parts
         .uri
@@ -67,7 +71,7 @@ async fn to_scim(state: &AppState, request: Request) -> Result<(String, ScimRequ
         .filter(|p| p.is_empty() || p.starts_with('/'))
         .ok_or_else(|| ScimError::NotFound(format!("the SCIM API is under {BASE_PATH}")))?
         .to_string();
-    let tenant = state
+    let caller = state
         .service
         .authenticate(header_str(&parts.headers, header::AUTHORIZATION))
         .await?;
@@ -94,7 +98,7 @@ async fn to_scim(state: &AppState, request: Request) -> Result<(String, ScimRequ
     req.if_match = header_str(&parts.headers, header::IF_MATCH).map(str::to_string);
     req.if_none_match = header_str(&parts.headers, header::IF_NONE_MATCH).map(str::to_string);
     req.body = body.to_vec();
-    Ok((tenant, req))
+    Ok((caller, req))
 }
 
 fn into_response(r: &ScimResponse) -> Response<Body> {

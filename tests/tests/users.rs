@@ -203,6 +203,16 @@ async fn the_password_is_accepted_but_never_returned() {
             "{what} returned the password: {body}"
         );
     }
+    // Nor can a filter find a user by its password.
+    for filter in ["password pr", "password eq \"n3wer\""] {
+        let page = srv
+            .client
+            .get(&format!("/Users?filter={}", enc(filter)))
+            .await
+            .expect(200)
+            .body;
+        assert_eq!(page["totalResults"], 0, "{filter}");
+    }
 }
 
 // ---- replace ----
@@ -517,6 +527,30 @@ async fn external_id_uniqueness_is_case_exact() {
         srv.client.get("/Users").await.expect(200).body["totalResults"],
         3
     );
+}
+
+#[tokio::test]
+async fn removing_or_changing_an_external_id_frees_it() {
+    let srv = TestServer::start().await;
+    let a = create(&srv, &user("a", json!({"externalId": "Ext-1"})))
+        .await
+        .id();
+    let b = create(&srv, &user("b", json!({"externalId": "Ext-2"})))
+        .await
+        .id();
+    let remove = Scim::patch_body(json!([{"op": "remove", "path": "externalId"}]));
+    srv.client.patch(&at(&a), &remove).await.expect(200);
+    create(&srv, &user("c", json!({"externalId": "Ext-1"}))).await;
+
+    srv.client
+        .put(&at(&b), &user("b", json!({"externalId": "Ext-3"})))
+        .await
+        .expect(200);
+    create(&srv, &user("d", json!({"externalId": "Ext-2"}))).await;
+    srv.client
+        .post("/Users", &user("e", json!({"externalId": "Ext-3"})))
+        .await
+        .expect_error(409, Some("uniqueness"));
 }
 
 // ---- PATCH ----

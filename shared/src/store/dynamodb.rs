@@ -231,7 +231,7 @@ async fn backoff(attempt: u32) {
 impl DynamoStore {
     /// One write without a transaction.
     async fn write_one(&self, w: &Write) -> Result<(), StoreError> {
-        let result = match w {
+        match w {
             Write::Put { item, condition } => {
                 let (expr, values) = condition_expr(*condition).unzip();
                 self.client
@@ -299,8 +299,7 @@ impl DynamoStore {
                     Err(StoreError::ConditionFailed { index: 0 })
                 }
             }
-        };
-        result
+        }
     }
 
     async fn transact_many(&self, writes: &[Write]) -> Result<(), StoreError> {
