@@ -10,10 +10,10 @@ use crate::store::Key;
 pub const ITEM: &str = "#";
 /// GSI1 partition listing all tenants.
 pub const TENANTS: &str = "TENANTS";
-/// Sort-key prefix of membership edges in a group's partition.
-pub const MEMBER_PREFIX: &str = "M#";
-/// GSI1 sort-key prefix of a member's edges (the groups it belongs to).
+/// Sort-key prefix of membership edges in a member's partition (one per group it belongs to).
 pub const GROUP_PREFIX: &str = "G#";
+/// GSI1 sort-key prefix of membership edges in a group's index partition (one per member).
+pub const MEMBER_PREFIX: &str = "M#";
 
 /// Longest key component stored verbatim; longer values are stored as their SHA-256.
 const MAX_VERBATIM: usize = 512;
@@ -64,20 +64,32 @@ pub fn counter(t: &str, kind: ResourceKind) -> Key {
     Key::new(format!("T#{t}#COUNT"), sk)
 }
 
-/// A membership edge: in the group's partition, and in GSI1 under the member.
-pub fn member_edge(t: &str, group: &str, member: &str) -> Key {
-    Key::new(
-        resource_pk(t, ResourceKind::Group, group),
-        format!("{MEMBER_PREFIX}{member}"),
-    )
+/// A membership edge lives in the member's partition, next to the member's own item, so that one
+/// Query of a user's partition returns the user and the groups it belongs to.
+pub fn member_edge(t: &str, member_kind: ResourceKind, member: &str, group: &str) -> Key {
+    Key::new(resource_pk(t, member_kind, member), format!("{GROUP_PREFIX}{group}"))
 }
 
-/// GSI1 key of an edge: the member's partition, sorted by group.
-pub fn member_edge_gsi(t: &str, member_kind: ResourceKind, member: &str, group: &str) -> Key {
-    Key::new(
-        resource_pk(t, member_kind, member),
-        format!("{GROUP_PREFIX}{group}"),
-    )
+/// GSI1 key of an edge: the group's partition of the index, sorted by member.
+pub fn member_edge_gsi(t: &str, group: &str, member: &str) -> Key {
+    Key::new(resource_pk(t, ResourceKind::Group, group), format!("{MEMBER_PREFIX}{member}"))
+}
+
+/// The member an edge item belongs to, read back from its partition key.
+pub fn edge_member(t: &str, edge: &Key) -> Option<(ResourceKind, String)> {
+    let rest = edge.pk.strip_prefix("T#")?.strip_prefix(t)?.strip_prefix('#')?;
+    let (code, id) = rest.split_once('#')?;
+    let kind = match code {
+        "U" => ResourceKind::User,
+        "G" => ResourceKind::Group,
+        _ => return None,
+    };
+    Some((kind, id.to_string()))
+}
+
+/// The group an edge item points at, read back from its sort key.
+pub fn edge_group(edge: &Key) -> Option<&str> {
+    edge.sk.strip_prefix(GROUP_PREFIX)
 }
 
 /// Attributes whose values are unique per tenant, each with its own marker item.
@@ -152,14 +164,22 @@ mod tests {
         let keys = [
             resource("a", ResourceKind::User, "1"),
             counter("a", ResourceKind::Group),
-            member_edge("a", "g", "u"),
-            member_edge_gsi("a", ResourceKind::User, "u", "g"),
+            member_edge("a", ResourceKind::User, "u", "g"),
+            member_edge_gsi("a", "g", "u"),
             Unique::UserName.marker("a", "Bob"),
         ];
         for k in keys {
             assert!(k.pk.starts_with("T#a#"), "{k:?}");
         }
         assert!(listing("a", ResourceKind::User).starts_with("T#a#"));
+    }
+
+    #[test]
+    fn edges_name_their_member_and_group() {
+        let edge = member_edge("acme", ResourceKind::Group, "child", "parent");
+        assert_eq!(edge_member("acme", &edge), Some((ResourceKind::Group, "child".to_string())));
+        assert_eq!(edge_group(&edge), Some("parent"));
+        assert_eq!(edge_member("other", &edge), None);
     }
 
     #[test]

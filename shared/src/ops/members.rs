@@ -141,11 +141,11 @@ fn ids_of_value_filter(f: &Filter) -> Option<Vec<String>> {
     }
 }
 
-/// The edge writes that turn the current member set into the requested one.
+/// The edge writes that turn the current member set into the requested one: member id -> kind.
 #[derive(Debug, Default)]
 pub struct EdgePlan {
     pub add: BTreeMap<String, ResourceKind>,
-    pub remove: BTreeSet<String>,
+    pub remove: BTreeMap<String, ResourceKind>,
 }
 
 /// Resolves member changes into edge writes, reading the member list only when a change needs
@@ -210,11 +210,15 @@ pub async fn plan(
             "a group cannot be a member of itself".into(),
         ));
     }
-    let add = resolve_kinds(ctx, adds).await?;
-    Ok(EdgePlan {
-        add,
-        remove: removes,
-    })
+    let add = resolve_kinds(ctx, adds, Missing::Reject).await?;
+    // Removals need the member's kind for the edge key: known when the member list was read,
+    // looked up otherwise. An id that is neither a user nor a group has no edges to remove.
+    let known = current.unwrap_or_default();
+    let (known_removes, unknown): (BTreeSet<String>, BTreeSet<String>) =
+        removes.into_iter().partition(|id| known.contains_key(id));
+    let mut remove = resolve_kinds(ctx, unknown, Missing::Skip).await?;
+    remove.extend(known_removes.into_iter().filter_map(|id| known.get(&id).map(|k| (id, *k))));
+    Ok(EdgePlan { add, remove })
 }
 
 async fn load_current<'c>(
@@ -224,62 +228,61 @@ async fn load_current<'c>(
 ) -> ScimResult<&'c BTreeMap<String, ResourceKind>> {
     if current.is_none() {
         let edges = read_edges(ctx, group_id).await?;
-        *current = Some(edges.into_iter().collect());
+        *current = Some(edges.into_iter().map(|(kind, id)| (id, kind)).collect());
     }
     current
         .as_ref()
         .ok_or_else(|| ScimError::Internal("member list".into()))
 }
 
-/// Finds whether each id is a user or a group of the tenant; unknown ids are 400 invalidValue.
+/// What to do with an id that is neither a user nor a group of the tenant.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Missing {
+    Reject,
+    Skip,
+}
+
+/// Finds whether each id is a user or a group of the tenant, with batch gets of up to 100 keys.
 async fn resolve_kinds(
     ctx: &Ctx<'_>,
     ids: BTreeSet<String>,
+    missing: Missing,
 ) -> ScimResult<BTreeMap<String, ResourceKind>> {
     let mut out = BTreeMap::new();
     let mut pending: Vec<String> = ids.into_iter().collect();
     for kind in [ResourceKind::User, ResourceKind::Group] {
-        let mut missing = Vec::new();
+        let mut not_found = Vec::new();
         for chunk in pending.chunks(MAX_BATCH_GET) {
-            let keys: Vec<Key> = chunk
-                .iter()
-                .map(|id| keys::resource(ctx.tenant, kind, id))
-                .collect();
-            let found: BTreeSet<String> = ctx
-                .store
-                .batch_get(&keys)
-                .await?
-                .into_iter()
-                .map(|i| i.key.pk)
-                .collect();
+            let keys: Vec<Key> = chunk.iter().map(|id| keys::resource(ctx.tenant, kind, id)).collect();
+            let found: BTreeSet<String> =
+                ctx.store.batch_get(&keys).await?.into_iter().map(|i| i.key.pk).collect();
             for id in chunk {
                 if found.contains(&keys::resource_pk(ctx.tenant, kind, id)) {
                     out.insert(id.clone(), kind);
                 } else {
-                    missing.push(id.clone());
+                    not_found.push(id.clone());
                 }
             }
         }
-        pending = missing;
+        pending = not_found;
         if pending.is_empty() {
             break;
         }
     }
-    if let Some(id) = pending.first() {
-        return Err(ScimError::InvalidValue(format!(
+    match pending.first() {
+        Some(id) if missing == Missing::Reject => Err(ScimError::InvalidValue(format!(
             "member '{id}' is not a user or group of this tenant"
-        )));
+        ))),
+        _ => Ok(out),
     }
-    Ok(out)
 }
 
 /// The edge writes of a plan (puts and deletes are idempotent, so a retried request converges).
 pub fn edge_writes(tenant: &str, group_id: &str, plan: &EdgePlan) -> Vec<Write> {
     let puts = plan.add.iter().map(|(id, kind)| Write::Put {
         item: Item {
-            key: keys::member_edge(tenant, group_id, id),
-            gsi1: Some(keys::member_edge_gsi(tenant, *kind, id, group_id)),
-            body: json!({"type": crate::schema::ResourceType::of(*kind).name}).to_string(),
+            key: keys::member_edge(tenant, *kind, id, group_id),
+            gsi1: Some(keys::member_edge_gsi(tenant, group_id, id)),
             ..Item::default()
         },
         condition: Condition::None,
@@ -287,39 +290,37 @@ pub fn edge_writes(tenant: &str, group_id: &str, plan: &EdgePlan) -> Vec<Write> 
     let deletes = plan
         .remove
         .iter()
-        .filter(|id| !plan.add.contains_key(*id))
-        .map(|id| Write::Delete {
-            key: keys::member_edge(tenant, group_id, id),
+        .filter(|(id, _)| !plan.add.contains_key(*id))
+        .map(|(id, kind)| Write::Delete {
+            key: keys::member_edge(tenant, *kind, id, group_id),
             condition: Condition::None,
         });
     puts.chain(deletes).collect()
 }
 
-/// All members of a group: (member id, kind), read page by page from the group's partition.
-pub async fn read_edges(ctx: &Ctx<'_>, group_id: &str) -> ScimResult<Vec<(String, ResourceKind)>> {
-    let pk = keys::resource_pk(ctx.tenant, ResourceKind::Group, group_id);
-    let mut q = Query::new(Index::Primary, pk, keys::MEMBER_PREFIX, EDGE_PAGE);
+/// Reads every page of a query.
+async fn query_all(ctx: &Ctx<'_>, mut q: Query) -> ScimResult<Vec<Item>> {
     let mut out = Vec::new();
     loop {
         let page = ctx.store.query(&q).await?;
-        for item in &page.items {
-            let id = item
-                .key
-                .sk
-                .trim_start_matches(keys::MEMBER_PREFIX)
-                .to_string();
-            let kind = if item.body.contains("\"Group\"") {
-                ResourceKind::Group
-            } else {
-                ResourceKind::User
-            };
-            out.push((id, kind));
-        }
+        out.extend(page.items);
         match page.next {
             Some(n) => q.start_after = Some(n),
             None => return Ok(out),
         }
     }
+}
+
+/// The edge items of a group's members, from the group's partition of GSI1.
+pub async fn member_edges(ctx: &Ctx<'_>, group_id: &str) -> ScimResult<Vec<Item>> {
+    let pk = keys::resource_pk(ctx.tenant, ResourceKind::Group, group_id);
+    query_all(ctx, Query::new(Index::Gsi1, pk, keys::MEMBER_PREFIX, EDGE_PAGE)).await
+}
+
+/// All members of a group: (kind, member id).
+pub async fn read_edges(ctx: &Ctx<'_>, group_id: &str) -> ScimResult<Vec<(ResourceKind, String)>> {
+    let edges = member_edges(ctx, group_id).await?;
+    Ok(edges.iter().filter_map(|e| keys::edge_member(ctx.tenant, &e.key)).collect())
 }
 
 /// The `members` attribute of a group.
@@ -327,35 +328,25 @@ pub async fn members_value(ctx: &Ctx<'_>, group_id: &str) -> ScimResult<Vec<Valu
     Ok(read_edges(ctx, group_id)
         .await?
         .into_iter()
-        .map(|(id, kind)| reference(ctx, kind, &id))
+        .map(|(kind, id)| reference(ctx, kind, &id))
         .collect())
 }
 
-/// The edges under a member (user or group): the keys of each edge item naming it.
-pub async fn edges_of_member(ctx: &Ctx<'_>, kind: ResourceKind, id: &str) -> ScimResult<Vec<Key>> {
+/// The edge items in a member's own partition: one per group it belongs to.
+pub async fn group_edges(ctx: &Ctx<'_>, kind: ResourceKind, id: &str) -> ScimResult<Vec<Item>> {
     let pk = keys::resource_pk(ctx.tenant, kind, id);
-    let mut q = Query::new(Index::Gsi1, pk, keys::GROUP_PREFIX, EDGE_PAGE);
-    let mut out = Vec::new();
-    loop {
-        let page = ctx.store.query(&q).await?;
-        out.extend(page.items.into_iter().map(|i| i.key));
-        match page.next {
-            Some(n) => q.start_after = Some(n),
-            None => return Ok(out),
-        }
-    }
+    query_all(ctx, Query::new(Index::Primary, pk, keys::GROUP_PREFIX, EDGE_PAGE)).await
 }
 
-/// The `groups` attribute of a user: its direct memberships.
-pub async fn groups_value(ctx: &Ctx<'_>, user_id: &str) -> ScimResult<Vec<Value>> {
-    let edges = edges_of_member(ctx, ResourceKind::User, user_id).await?;
-    Ok(edges
+/// The `groups` value of a user from its edge items: its direct memberships.
+pub fn groups_value(ctx: &Ctx<'_>, edges: &[Item]) -> Vec<Value> {
+    edges
         .iter()
-        .filter_map(|k| k.pk.rsplit_once('#').map(|(_, gid)| gid))
+        .filter_map(|e| keys::edge_group(&e.key))
         .map(|gid| {
             let mut v = reference(ctx, ResourceKind::Group, gid);
             v["type"] = Value::from("direct");
             v
         })
-        .collect())
+        .collect()
 }

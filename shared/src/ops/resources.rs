@@ -14,6 +14,9 @@ use crate::resource::{self, Projection};
 use crate::schema::{Mutability, ResourceKind, ResourceType};
 use crate::store::{Condition, Index, Item, MAX_TRANSACTION_WRITES, Query, StoreError, Write};
 
+/// Page size when reading a resource's partition.
+const PARTITION_PAGE: usize = 1000;
+
 /// Reads a resource; 404 when it does not exist in this tenant.
 pub(super) async fn load(ctx: &Ctx<'_>, kind: ResourceKind, id: &str) -> ScimResult<Stored> {
     match ctx.store.get(&keys::resource(ctx.tenant, kind, id)).await? {
@@ -50,10 +53,36 @@ pub(super) async fn derived(
         return Ok(None);
     }
     let values = match stored.kind {
-        ResourceKind::User => members::groups_value(ctx, &stored.id).await?,
+        ResourceKind::User => {
+            let edges = members::group_edges(ctx, ResourceKind::User, &stored.id).await?;
+            members::groups_value(ctx, &edges)
+        }
         ResourceKind::Group => members::members_value(ctx, &stored.id).await?,
     };
     Ok(Some((name, values)))
+}
+
+/// Reads a user and the groups it belongs to with one Query of its partition (the user item
+/// sorts before its membership edges).
+async fn load_user_with_groups(ctx: &Ctx<'_>, id: &str) -> ScimResult<(Stored, Vec<Value>)> {
+    let pk = keys::resource_pk(ctx.tenant, ResourceKind::User, id);
+    let mut q = Query::new(Index::Primary, pk, "", PARTITION_PAGE);
+    let mut items = Vec::new();
+    loop {
+        let page = ctx.store.query(&q).await?;
+        items.extend(page.items);
+        match page.next {
+            Some(n) => q.start_after = Some(n),
+            None => break,
+        }
+    }
+    let user = items
+        .iter()
+        .find(|i| i.key.sk == keys::ITEM)
+        .ok_or_else(|| ScimError::NotFound(format!("User '{id}' not found")))?;
+    let stored = Stored::from_item(ResourceKind::User, user)?;
+    let edges: Vec<Item> = items.into_iter().filter(|i| i.key.sk.starts_with(keys::GROUP_PREFIX)).collect();
+    Ok((stored, members::groups_value(ctx, &edges)))
 }
 
 async fn respond(
@@ -63,17 +92,27 @@ async fn respond(
     projection: &Projection,
 ) -> ScimResult<ScimResponse> {
     let derived = derived(ctx, stored, projection).await?;
+    Ok(respond_with(ctx, status, stored, derived, projection))
+}
+
+fn respond_with(
+    ctx: &Ctx<'_>,
+    status: u16,
+    stored: &Stored,
+    derived: Option<(&'static str, Vec<Value>)>,
+    projection: &Projection,
+) -> ScimResponse {
     let body = stored.render(
         ctx,
         derived.as_ref().map(|(n, v)| (*n, v.clone())),
         projection,
     );
-    Ok(ScimResponse {
+    ScimResponse {
         status,
         location: Some(stored.location(ctx.base_url)),
         etag: Some(stored.etag()),
         body: Some(body),
-    })
+    }
 }
 
 /// Parses and validates a POST/PUT body: canonical document and, for groups, the member ids.
@@ -264,7 +303,18 @@ pub async fn get(
     id: &str,
     req: &ScimRequest,
 ) -> ScimResult<ScimResponse> {
-    let stored = load(ctx, kind, id).await?;
+    let projection = projection_of(req);
+    let rt = ResourceType::of(kind);
+    let wants_groups = kind == ResourceKind::User
+        && rt.schema.attribute("groups").is_some_and(|a| projection.wants(rt, None, a));
+    let (stored, derived) = if wants_groups {
+        let (stored, groups) = load_user_with_groups(ctx, id).await?;
+        (stored, Some(("groups", groups)))
+    } else {
+        let stored = load(ctx, kind, id).await?;
+        let derived = derived(ctx, &stored, &projection).await?;
+        (stored, derived)
+    };
     if req
         .if_none_match
         .as_deref()
@@ -274,7 +324,7 @@ pub async fn get(
         r.etag = Some(stored.etag());
         return Ok(r);
     }
-    respond(ctx, 200, &stored, &projection_of(req)).await
+    Ok(respond_with(ctx, 200, &stored, derived, &projection))
 }
 
 fn check_if_match(req: &ScimRequest, stored: &Stored) -> ScimResult<()> {
@@ -433,20 +483,17 @@ pub async fn patch(
     respond(ctx, 200, &stored, &projection).await
 }
 
-/// Keys of every membership edge that involves a resource.
+/// Deletes of every membership edge that involves a resource: the groups it belongs to and, for
+/// a group, its members.
 async fn edges_involving(ctx: &Ctx<'_>, stored: &Stored) -> ScimResult<Vec<Write>> {
-    let mut keys = members::edges_of_member(ctx, stored.kind, &stored.id).await?;
+    let mut edges = members::group_edges(ctx, stored.kind, &stored.id).await?;
     if stored.kind == ResourceKind::Group {
-        let own = members::read_edges(ctx, &stored.id).await?;
-        keys.extend(
-            own.iter()
-                .map(|(m, _)| keys::member_edge(ctx.tenant, &stored.id, m)),
-        );
+        edges.extend(members::member_edges(ctx, &stored.id).await?);
     }
-    Ok(keys
+    Ok(edges
         .into_iter()
-        .map(|key| Write::Delete {
-            key,
+        .map(|e| Write::Delete {
+            key: e.key,
             condition: Condition::None,
         })
         .collect())
