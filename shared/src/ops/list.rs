@@ -10,6 +10,7 @@ use std::cmp::Ordering;
 use serde_json::{Value, json};
 
 use super::Ctx;
+use super::members;
 use super::resources::{derived, load};
 use super::stored::Stored;
 use crate::error::{ScimError, ScimResult};
@@ -17,8 +18,8 @@ use crate::filter::{self, CompareOp, Filter};
 use crate::http::{ScimRequest, ScimResponse};
 use crate::keys::{self, Unique};
 use crate::resource::Projection;
-use crate::schema::{AttrPath, ResourceKind, ResourceType};
-use crate::store::{Index, Query};
+use crate::schema::{AttrPath, AttrType, ResourceKind, ResourceType};
+use crate::store::{Index, MAX_BATCH_GET, Query};
 
 pub const LIST_RESPONSE_SCHEMA: &str = "urn:ietf:params:scim:api:messages:2.0:ListResponse";
 pub const SEARCH_REQUEST_SCHEMA: &str = "urn:ietf:params:scim:api:messages:2.0:SearchRequest";
@@ -245,14 +246,42 @@ async fn select(
     count: usize,
 ) -> ScimResult<(usize, Vec<Stored>)> {
     let rt = ResourceType::of(kind);
-    if let Some((unique, value)) = params.filter.as_ref().and_then(|f| key_lookup(kind, f)) {
-        let found = lookup(ctx, kind, unique, &value).await?;
-        let matches: Vec<Stored> = found
-            .into_iter()
-            .filter(|s| params.filter.as_ref().is_none_or(|f| f.matches(rt, &s.doc)))
-            .collect();
+    let derived_name = derived_attribute(kind);
+    let on_derived = params
+        .filter
+        .as_ref()
+        .is_some_and(|f| references(f, derived_name));
+    let candidates = match params.filter.as_ref() {
+        Some(f) => match (key_lookup(kind, f), membership_lookup(kind, f)) {
+            (Some((unique, value)), _) => Some(lookup(ctx, kind, unique, &value).await?),
+            (None, Some(other)) => Some(lookup_by_membership(ctx, kind, &other).await?),
+            (None, None) => None,
+        },
+        None => None,
+    };
+    if let Some(candidates) = candidates {
+        let mut matches = Vec::new();
+        for stored in candidates {
+            // Memberships are items of their own: read them only for a filter that names them.
+            let derived = if on_derived {
+                derived(ctx, &stored, &Projection::default()).await?
+            } else {
+                None
+            };
+            let view = stored.served(ctx, derived);
+            if params.filter.as_ref().is_none_or(|f| f.matches(rt, &view)) {
+                matches.push(stored);
+            }
+        }
         let n = matches.len();
         return Ok((n, matches.into_iter().skip(skip).take(count).collect()));
+    }
+    if on_derived {
+        return Err(ScimError::InvalidFilter(format!(
+            "a filter on '{derived_name}' must select {derived_name}.value with eq, or the {} by id, {} with eq",
+            rt.name,
+            Unique::of(kind).map(Unique::attribute).join(" or ")
+        )));
     }
     if params.filter.is_none() && params.sort_by.is_none() {
         let total = ctx
@@ -268,7 +297,7 @@ async fn select(
     }
     let mut matches = scan(ctx, kind, params.filter.as_ref()).await?;
     if let Some(path) = &params.sort_by {
-        sort(rt, path, params.descending, &mut matches);
+        matches = sort(rt, path, params.descending, matches);
     }
     let n = matches.len();
     Ok((n, matches.into_iter().skip(skip).take(count).collect()))
@@ -301,6 +330,75 @@ fn key_lookup(kind: ResourceKind, f: &Filter) -> Option<(Option<Unique>, String)
         Filter::And(a, b) => key_lookup(kind, a).or_else(|| key_lookup(kind, b)),
         _ => None,
     }
+}
+
+/// The id on the other side of a membership named by a filter: `groups.value eq "g"` or
+/// `groups[value eq "g"]` on users, `members.value eq "m"` or `members[value eq "m"]` on groups,
+/// alone or on one side of an `and`.
+fn membership_lookup(kind: ResourceKind, f: &Filter) -> Option<String> {
+    let derived = derived_attribute(kind);
+    let value_eq = |path: &AttrPath, op: &CompareOp, value: &Value, sub: Option<&str>| {
+        let is_value = sub.is_some_and(|s| s.eq_ignore_ascii_case("value"));
+        (path.name.eq_ignore_ascii_case(derived) && *op == CompareOp::Eq && is_value)
+            .then(|| value.as_str().map(str::to_string))
+            .flatten()
+    };
+    match f {
+        Filter::Compare { path, op, value } => value_eq(path, op, value, path.sub.as_deref()),
+        Filter::ValuePath { path, filter } if path.name.eq_ignore_ascii_case(derived) => {
+            match &**filter {
+                Filter::Compare {
+                    path: inner,
+                    op,
+                    value,
+                } => value_eq(path, op, value, Some(&inner.name)),
+                _ => None,
+            }
+        }
+        Filter::And(a, b) => membership_lookup(kind, a).or_else(|| membership_lookup(kind, b)),
+        _ => None,
+    }
+}
+
+/// The users that are members of group `other`, or the groups that `other` belongs to.
+async fn lookup_by_membership(
+    ctx: &Ctx<'_>,
+    kind: ResourceKind,
+    other: &str,
+) -> ScimResult<Vec<Stored>> {
+    let ids: Vec<String> = match kind {
+        ResourceKind::User => members::read_edges(ctx, other)
+            .await?
+            .into_iter()
+            .filter(|(k, _)| *k == ResourceKind::User)
+            .map(|(_, id)| id)
+            .collect(),
+        ResourceKind::Group => {
+            let mut ids = Vec::new();
+            for member_kind in [ResourceKind::User, ResourceKind::Group] {
+                let edges = members::group_edges(ctx, member_kind, other).await?;
+                ids.extend(
+                    edges
+                        .iter()
+                        .filter_map(|e| keys::edge_group(&e.key))
+                        .map(str::to_string),
+                );
+            }
+            ids
+        }
+    };
+    let mut out = Vec::with_capacity(ids.len());
+    for chunk in ids.chunks(MAX_BATCH_GET) {
+        let keys: Vec<_> = chunk
+            .iter()
+            .map(|id| keys::resource(ctx.tenant, kind, id))
+            .collect();
+        for item in ctx.store.batch_get(&keys).await? {
+            out.push(Stored::from_item(kind, &item)?);
+        }
+    }
+    out.sort_by(|a, b| a.id.cmp(&b.id));
+    Ok(out)
 }
 
 /// Resolves a unique value (or an id, when `unique` is None) to the resource holding it.
@@ -377,7 +475,7 @@ async fn scan(
         }
         for item in &page.items {
             let stored = Stored::from_item(kind, item)?;
-            if filter.is_none_or(|f| f.matches(rt, &stored.doc)) {
+            if filter.is_none_or(|f| f.matches(rt, &stored.served(ctx, None))) {
                 out.push(stored);
             }
         }
@@ -388,23 +486,76 @@ async fn scan(
     }
 }
 
-/// Sorts by an attribute (RFC 7644 §3.4.2.3): resources without a value sort last either way.
-fn sort(rt: &ResourceType, path: &AttrPath, descending: bool, items: &mut [Stored]) {
+/// Sorts by an attribute (RFC 7644 §3.4.2.3): resources without a value sort last in ascending
+/// order and first in descending order; a multi-valued attribute sorts by its primary value.
+fn sort(rt: &ResourceType, path: &AttrPath, descending: bool, items: Vec<Stored>) -> Vec<Stored> {
     let Some(resolved) = rt.resolve(path) else {
-        return;
+        return items;
     };
-    let attr = resolved.target();
-    items.sort_by(|a, b| {
-        let va = filter::values_at(rt, &a.doc, path).into_iter().next();
-        let vb = filter::values_at(rt, &b.doc, path).into_iter().next();
-        match (va, vb) {
-            (Some(x), Some(y)) => {
-                let o = filter::compare_values(attr, x, y).unwrap_or(Ordering::Equal);
-                if descending { o.reverse() } else { o }
-            }
+    let (attr, sub) = match (resolved.attr.multi_valued, resolved.attr.ty) {
+        (true, AttrType::Complex) => {
+            let sub = resolved
+                .sub
+                .or_else(|| resolved.attr.sub_attribute("value"));
+            let Some(sub) = sub else { return items };
+            (sub, Some(sub.name))
+        }
+        _ => (resolved.target(), None),
+    };
+    let mut keyed: Vec<(Option<Value>, Stored)> = items
+        .into_iter()
+        .map(|s| (sort_value(rt, &s.doc, path, sub).cloned(), s))
+        .collect();
+    keyed.sort_by(|(a, _), (b, _)| {
+        let o = match (a, b) {
+            (Some(x), Some(y)) => filter::compare_values(attr, x, y).unwrap_or(Ordering::Equal),
             (Some(_), None) => Ordering::Less,
             (None, Some(_)) => Ordering::Greater,
             (None, None) => Ordering::Equal,
-        }
+        };
+        if descending { o.reverse() } else { o }
     });
+    keyed.into_iter().map(|(_, s)| s).collect()
+}
+
+/// The value a resource sorts by: for a multi-valued complex attribute, the `sub` of its primary
+/// element (or of its first element when none is primary).
+fn sort_value<'a>(
+    rt: &ResourceType,
+    doc: &'a Value,
+    path: &AttrPath,
+    sub: Option<&str>,
+) -> Option<&'a Value> {
+    let Some(sub) = sub else {
+        return filter::values_at(rt, doc, path).into_iter().next();
+    };
+    let whole = AttrPath {
+        sub: None,
+        ..path.clone()
+    };
+    let elements = filter::values_at(rt, doc, &whole);
+    let chosen = elements
+        .iter()
+        .find(|e| e.get("primary") == Some(&Value::Bool(true)))
+        .or(elements.first())?;
+    chosen.get(sub)
+}
+
+/// The attribute derived from membership items: a user's `groups`, a group's `members`.
+fn derived_attribute(kind: ResourceKind) -> &'static str {
+    match kind {
+        ResourceKind::User => "groups",
+        ResourceKind::Group => "members",
+    }
+}
+
+/// Whether a filter names the top-level attribute `name`.
+fn references(f: &Filter, name: &str) -> bool {
+    match f {
+        Filter::Compare { path, .. } | Filter::Present(path) | Filter::ValuePath { path, .. } => {
+            path.name.eq_ignore_ascii_case(name)
+        }
+        Filter::And(a, b) | Filter::Or(a, b) => references(a, name) || references(b, name),
+        Filter::Not(a) => references(a, name),
+    }
 }

@@ -217,7 +217,11 @@ pub async fn plan(
     let (known_removes, unknown): (BTreeSet<String>, BTreeSet<String>) =
         removes.into_iter().partition(|id| known.contains_key(id));
     let mut remove = resolve_kinds(ctx, unknown, Missing::Skip).await?;
-    remove.extend(known_removes.into_iter().filter_map(|id| known.get(&id).map(|k| (id, *k))));
+    remove.extend(
+        known_removes
+            .into_iter()
+            .filter_map(|id| known.get(&id).map(|k| (id, *k))),
+    );
     Ok(EdgePlan { add, remove })
 }
 
@@ -253,9 +257,17 @@ async fn resolve_kinds(
     for kind in [ResourceKind::User, ResourceKind::Group] {
         let mut not_found = Vec::new();
         for chunk in pending.chunks(MAX_BATCH_GET) {
-            let keys: Vec<Key> = chunk.iter().map(|id| keys::resource(ctx.tenant, kind, id)).collect();
-            let found: BTreeSet<String> =
-                ctx.store.batch_get(&keys).await?.into_iter().map(|i| i.key.pk).collect();
+            let keys: Vec<Key> = chunk
+                .iter()
+                .map(|id| keys::resource(ctx.tenant, kind, id))
+                .collect();
+            let found: BTreeSet<String> = ctx
+                .store
+                .batch_get(&keys)
+                .await?
+                .into_iter()
+                .map(|i| i.key.pk)
+                .collect();
             for id in chunk {
                 if found.contains(&keys::resource_pk(ctx.tenant, kind, id)) {
                     out.insert(id.clone(), kind);
@@ -314,13 +326,20 @@ async fn query_all(ctx: &Ctx<'_>, mut q: Query) -> ScimResult<Vec<Item>> {
 /// The edge items of a group's members, from the group's partition of GSI1.
 pub async fn member_edges(ctx: &Ctx<'_>, group_id: &str) -> ScimResult<Vec<Item>> {
     let pk = keys::resource_pk(ctx.tenant, ResourceKind::Group, group_id);
-    query_all(ctx, Query::new(Index::Gsi1, pk, keys::MEMBER_PREFIX, EDGE_PAGE)).await
+    query_all(
+        ctx,
+        Query::new(Index::Gsi1, pk, keys::MEMBER_PREFIX, EDGE_PAGE),
+    )
+    .await
 }
 
 /// All members of a group: (kind, member id).
 pub async fn read_edges(ctx: &Ctx<'_>, group_id: &str) -> ScimResult<Vec<(ResourceKind, String)>> {
     let edges = member_edges(ctx, group_id).await?;
-    Ok(edges.iter().filter_map(|e| keys::edge_member(ctx.tenant, &e.key)).collect())
+    Ok(edges
+        .iter()
+        .filter_map(|e| keys::edge_member(ctx.tenant, &e.key))
+        .collect())
 }
 
 /// The `members` attribute of a group.
@@ -335,7 +354,11 @@ pub async fn members_value(ctx: &Ctx<'_>, group_id: &str) -> ScimResult<Vec<Valu
 /// The edge items in a member's own partition: one per group it belongs to.
 pub async fn group_edges(ctx: &Ctx<'_>, kind: ResourceKind, id: &str) -> ScimResult<Vec<Item>> {
     let pk = keys::resource_pk(ctx.tenant, kind, id);
-    query_all(ctx, Query::new(Index::Primary, pk, keys::GROUP_PREFIX, EDGE_PAGE)).await
+    query_all(
+        ctx,
+        Query::new(Index::Primary, pk, keys::GROUP_PREFIX, EDGE_PAGE),
+    )
+    .await
 }
 
 /// The `groups` value of a user from its edge items: its direct memberships.

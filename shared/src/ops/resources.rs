@@ -81,7 +81,10 @@ async fn load_user_with_groups(ctx: &Ctx<'_>, id: &str) -> ScimResult<(Stored, V
         .find(|i| i.key.sk == keys::ITEM)
         .ok_or_else(|| ScimError::NotFound(format!("User '{id}' not found")))?;
     let stored = Stored::from_item(ResourceKind::User, user)?;
-    let edges: Vec<Item> = items.into_iter().filter(|i| i.key.sk.starts_with(keys::GROUP_PREFIX)).collect();
+    let edges: Vec<Item> = items
+        .into_iter()
+        .filter(|i| i.key.sk.starts_with(keys::GROUP_PREFIX))
+        .collect();
     Ok((stored, members::groups_value(ctx, &edges)))
 }
 
@@ -192,36 +195,40 @@ enum CommitError {
     Scim(ScimError),
 }
 
-/// Writes a resource change: the resource item first with its markers and counter in one
-/// transaction, together with as many membership edges as fit; the remaining edges follow in
-/// chunks of at most 100 (before the resource write when `edges_first`, as for deletes).
+/// Where a change's membership edges are written relative to the resource item.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum EdgeOrder {
+    /// In the resource's transaction when everything fits in one (up to 100 writes), else in
+    /// chunks after it: creates and document changes, which must not leave edges of a resource
+    /// whose write failed.
+    WithOrAfter,
+    /// In chunks before the resource write: deletes (no edge outlives its resource) and
+    /// membership-only changes, where the resource write just records the new version, so adding
+    /// k members costs ⌈k/100⌉ transactions.
+    Before,
+}
+
+/// Writes a resource change: the resource item with its markers and counter in one transaction,
+/// and its membership edges in chunks of at most 100 as `order` says.
 async fn commit(
     ctx: &Ctx<'_>,
     primary: Vec<(Write, Option<Unique>)>,
-    mut edges: Vec<Write>,
-    edges_first: bool,
+    edges: Vec<Write>,
+    order: EdgeOrder,
 ) -> Result<(), CommitError> {
-    let room = MAX_TRANSACTION_WRITES.saturating_sub(primary.len());
-    let rest = if edges.len() > room {
-        edges.split_off(room)
+    let bundle =
+        order == EdgeOrder::WithOrAfter && primary.len() + edges.len() <= MAX_TRANSACTION_WRITES;
+    let (inline, separate) = if bundle {
+        (edges, Vec::new())
     } else {
-        Vec::new()
+        (Vec::new(), edges)
     };
-    let write_chunks = |chunk_list: Vec<Write>| async move {
-        for chunk in chunk_list.chunks(MAX_TRANSACTION_WRITES) {
-            ctx.store
-                .transact(chunk.to_vec())
-                .await
-                .map_err(|e| CommitError::Scim(e.into()))?;
-        }
-        Ok::<(), CommitError>(())
-    };
-    if edges_first {
-        write_chunks(rest.clone()).await?;
+    if order == EdgeOrder::Before {
+        write_edges(ctx, &separate).await?;
     }
     let guards: Vec<Option<Unique>> = primary.iter().map(|(_, u)| *u).collect();
     let mut writes: Vec<Write> = primary.into_iter().map(|(w, _)| w).collect();
-    writes.extend(edges);
+    writes.extend(inline);
     match ctx.store.transact(writes).await {
         Ok(()) => {}
         Err(StoreError::ConditionFailed { index: 0 }) => return Err(CommitError::Version),
@@ -237,8 +244,19 @@ async fn commit(
         }
         Err(e) => return Err(CommitError::Scim(e.into())),
     }
-    if !edges_first {
-        write_chunks(rest).await?;
+    if order == EdgeOrder::WithOrAfter {
+        write_edges(ctx, &separate).await?;
+    }
+    Ok(())
+}
+
+/// Writes membership edges in transactions of at most 100 (each edge write is idempotent).
+async fn write_edges(ctx: &Ctx<'_>, edges: &[Write]) -> Result<(), CommitError> {
+    for chunk in edges.chunks(MAX_TRANSACTION_WRITES) {
+        ctx.store
+            .transact(chunk.to_vec())
+            .await
+            .map_err(|e| CommitError::Scim(e.into()))?;
     }
     Ok(())
 }
@@ -286,7 +304,7 @@ pub async fn create(
         None,
     ));
     let edges = members::edge_writes(ctx.tenant, &id, &plan);
-    match commit(ctx, primary, edges, false).await {
+    match commit(ctx, primary, edges, EdgeOrder::WithOrAfter).await {
         Ok(()) => {}
         Err(CommitError::Version) => {
             return Err(ScimError::Internal("identifier collision".into()));
@@ -306,7 +324,10 @@ pub async fn get(
     let projection = projection_of(req);
     let rt = ResourceType::of(kind);
     let wants_groups = kind == ResourceKind::User
-        && rt.schema.attribute("groups").is_some_and(|a| projection.wants(rt, None, a));
+        && rt
+            .schema
+            .attribute("groups")
+            .is_some_and(|a| projection.wants(rt, None, a));
     let (stored, derived) = if wants_groups {
         let (stored, groups) = load_user_with_groups(ctx, id).await?;
         (stored, Some(("groups", groups)))
@@ -378,9 +399,17 @@ where
         let (mut doc, changes) = compute(&old)?;
         let plan = members::plan(ctx, id, changes).await?;
         let edges = members::edge_writes(ctx.tenant, id, &plan);
-        if doc == old.doc && edges.is_empty() {
+        let doc_changed = doc != old.doc;
+        if !doc_changed && edges.is_empty() {
             return Ok(old);
         }
+        // A membership-only change writes its edges first and then the new version; with a
+        // document change or an If-Match condition the edges join the version's transaction.
+        let order = if doc_changed || req.if_match.is_some() {
+            EdgeOrder::WithOrAfter
+        } else {
+            EdgeOrder::Before
+        };
         if let Some(o) = doc.as_object_mut() {
             o.insert("id".into(), Value::from(id));
             let mut meta = old.doc.get("meta").cloned().unwrap_or_else(new_meta);
@@ -401,7 +430,7 @@ where
             None,
         )];
         primary.extend(marker_writes(ctx, kind, id, Some(&old.doc), Some(&new.doc)));
-        match commit(ctx, primary, edges, false).await {
+        match commit(ctx, primary, edges, order).await {
             Ok(()) => return Ok(new),
             Err(CommitError::Version) if req.if_match.is_none() => continue,
             Err(CommitError::Version) => {
@@ -550,7 +579,7 @@ async fn delete_stored(ctx: &Ctx<'_>, stored: &Stored) -> Result<(), CommitError
         },
         None,
     ));
-    commit(ctx, primary, edges, true).await
+    commit(ctx, primary, edges, EdgeOrder::Before).await
 }
 
 /// Deletes every user and group of a tenant (used when the tenant itself is deleted).

@@ -65,6 +65,14 @@ impl Stored {
         derived: Option<(&str, Vec<Value>)>,
         projection: &Projection,
     ) -> Value {
+        let mut doc = self.served(ctx, derived);
+        projection.apply(self.rt(), &mut doc);
+        doc
+    }
+
+    /// The whole resource as a client sees it: derived attribute added, `meta` completed,
+    /// `schemas` listing the extensions in use. Filters are evaluated on this view.
+    pub fn served(&self, ctx: &Ctx<'_>, derived: Option<(&str, Vec<Value>)>) -> Value {
         let mut doc = self.doc.clone();
         if let Value::Object(obj) = &mut doc {
             if let Some((name, values)) = derived
@@ -81,7 +89,6 @@ impl Stored {
             let schemas = schemas_of(self.rt(), obj);
             obj.insert("schemas".into(), schemas);
         }
-        projection.apply(self.rt(), &mut doc);
         doc
     }
 }

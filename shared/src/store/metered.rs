@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use async_trait::async_trait;
 
-use super::{Item, Key, Page, Query, Store, StoreError, Write};
+use super::{Index, Item, Key, Page, Query, Store, StoreError, Write};
 
 /// Usage counted by [`Metered`].
 #[derive(Debug, Clone, Copy, Default, PartialEq, serde::Serialize)]
@@ -81,7 +81,10 @@ impl Metered {
         self.usage.snapshot()
     }
 
-    fn count_reads(&self, items: &[Item], per_item: bool) {
+    /// Counts read units: strongly consistent reads cost one unit per 4 KB, eventually
+    /// consistent ones (GSI queries) half of that; a query rounds the sum of its item sizes,
+    /// a get or batch get each item.
+    fn count_reads(&self, items: &[Item], per_item: bool, consistent: bool) {
         let u = &self.usage;
         UsageCounters::add(&u.items_read, items.len() as u64);
         let units = if per_item {
@@ -89,7 +92,12 @@ impl Metered {
         } else {
             read_units(items.iter().map(item_size).sum())
         };
-        UsageCounters::add(&u.read_half_units, 2 * units.max(1));
+        let half_units = if consistent {
+            2 * units.max(1)
+        } else {
+            units.max(1)
+        };
+        UsageCounters::add(&u.read_half_units, half_units);
     }
 }
 
@@ -98,14 +106,14 @@ impl Store for Metered {
     async fn get(&self, key: &Key) -> Result<Option<Item>, StoreError> {
         UsageCounters::add(&self.usage.calls, 1);
         let item = self.inner.get(key).await?;
-        self.count_reads(item.as_slice(), true);
+        self.count_reads(item.as_slice(), true, true);
         Ok(item)
     }
 
     async fn batch_get(&self, keys: &[Key]) -> Result<Vec<Item>, StoreError> {
         UsageCounters::add(&self.usage.calls, 1);
         let items = self.inner.batch_get(keys).await?;
-        self.count_reads(&items, true);
+        self.count_reads(&items, true, true);
         Ok(items)
     }
 
@@ -139,7 +147,7 @@ impl Store for Metered {
     async fn query(&self, query: &Query) -> Result<Page, StoreError> {
         UsageCounters::add(&self.usage.calls, 1);
         let page = self.inner.query(query).await?;
-        self.count_reads(&page.items, false);
+        self.count_reads(&page.items, false, query.index == Index::Primary);
         Ok(page)
     }
 }
