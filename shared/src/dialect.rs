@@ -56,11 +56,15 @@ pub enum Rule {
     /// A path-less PATCH value that repeats the resource's own `id` (Okta's group rename) loses
     /// the `id` key; another id is left for the core to refuse.
     PathlessId,
+    /// A filter comparing a sub-attribute after a value filter, `emails[type eq "work"].value
+    /// eq "x"` (Entra's query on a matching attribute; not in the RFC 7644 filter grammar),
+    /// becomes `emails[(type eq "work") and value eq "x"]`. In `?filter=` and `/.search` bodies.
+    FilterValuePath,
 }
 
 impl Rule {
     /// Every rule, in documentation order.
-    pub const ALL: [Rule; 10] = [
+    pub const ALL: [Rule; 11] = [
         Rule::OpCase,
         Rule::BooleanString,
         Rule::ManagerString,
@@ -71,6 +75,7 @@ impl Rule {
         Rule::NullUnknownAttribute,
         Rule::ForeignSchema,
         Rule::PathlessId,
+        Rule::FilterValuePath,
     ];
 
     /// The stable kebab-case name used in logs and the audit log.
@@ -86,55 +91,88 @@ impl Rule {
             Rule::NullUnknownAttribute => "null-unknown-attribute",
             Rule::ForeignSchema => "foreign-schema",
             Rule::PathlessId => "pathless-id",
+            Rule::FilterValuePath => "filter-value-path",
         }
     }
 }
 
-/// A rewritten request body and the rules that produced it.
+/// What the normaliser changed: a new body, new query parameters, and the rules that fired.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Rewrite {
-    pub body: Vec<u8>,
+    pub body: Option<Vec<u8>>,
+    pub query: Option<Vec<(String, String)>>,
     pub rules: Vec<Rule>,
+}
+
+impl Rewrite {
+    /// Applies the rewrite to a request and returns the rules that fired.
+    pub fn apply(self, req: &mut ScimRequest) -> Vec<Rule> {
+        if let Some(body) = self.body {
+            req.body = body;
+        }
+        if let Some(query) = self.query {
+            req.query = query;
+        }
+        self.rules
+    }
 }
 
 /// Normalises a routed request in place and returns the rules that fired, in first-fired order
 /// without duplicates. `id` is the resource id of the path, if any.
 pub fn normalise(op: Operation, id: Option<&str>, req: &mut ScimRequest) -> Vec<Rule> {
-    match rewrite(op, id, &req.body) {
-        Some(r) => {
-            req.body = r.body;
-            r.rules
-        }
-        None => Vec::new(),
-    }
+    rewrite(op, id, req).map_or_else(Vec::new, |r| r.apply(req))
 }
 
-/// The normalised body, or `None` when no rule fired. Bodies that are not JSON, and operations
-/// without a body to normalise, are left for the core to answer.
-pub fn rewrite(op: Operation, id: Option<&str>, body: &[u8]) -> Option<Rewrite> {
-    let (kind, is_patch) = match op {
-        Operation::Create(kind) | Operation::Replace(kind) => (kind, false),
-        Operation::Patch(kind) => (kind, true),
-        _ => return None,
-    };
+/// What [`normalise`] would change, or `None` when no rule fires; the request is not touched, so
+/// callers copy it only when needed. Bodies that are not JSON are left for the core to answer.
+pub fn rewrite(op: Operation, id: Option<&str>, req: &ScimRequest) -> Option<Rewrite> {
+    let mut fired = Fired::default();
+    let mut query = None;
+    let mut body = None;
+    match op {
+        Operation::Create(kind) | Operation::Replace(kind) => {
+            body = rewrite_body(&req.body, &mut fired, |v, f| {
+                resource(ResourceType::of(kind), v, f);
+            });
+        }
+        Operation::Patch(kind) => {
+            body = rewrite_body(&req.body, &mut fired, |v, f| {
+                patch(ResourceType::of(kind), id, v, f);
+            });
+        }
+        Operation::List(_) => query = rewrite_query(&req.query, &mut fired),
+        Operation::Search(_) => body = rewrite_body(&req.body, &mut fired, search),
+        _ => {}
+    }
+    (!fired.0.is_empty()).then_some(Rewrite {
+        body,
+        query,
+        rules: fired.0,
+    })
+}
+
+/// Parses a JSON body, lets `fix` rewrite it, and serializes it again if a rule fired.
+fn rewrite_body(
+    body: &[u8],
+    fired: &mut Fired,
+    fix: impl FnOnce(&mut Value, &mut Fired),
+) -> Option<Vec<u8>> {
     if body.is_empty() {
         return None;
     }
     let mut value: Value = serde_json::from_slice(body).ok()?;
-    let mut fired = Fired::default();
-    let rt = ResourceType::of(kind);
-    if is_patch {
-        patch(rt, id, &mut value, &mut fired);
-    } else {
-        resource(rt, &mut value, &mut fired);
-    }
-    if fired.0.is_empty() {
+    let before = fired.0.len();
+    fix(&mut value, fired);
+    if fired.0.len() == before {
         return None;
     }
-    Some(Rewrite {
-        body: serde_json::to_vec(&value).ok()?,
-        rules: fired.0,
-    })
+    match serde_json::to_vec(&value) {
+        Ok(bytes) => Some(bytes),
+        Err(_) => {
+            fired.0.truncate(before);
+            None
+        }
+    }
 }
 
 /// The rules that fired, in first-fired order, each once.
@@ -319,6 +357,143 @@ fn drop_unknown_nulls(rt: &ResourceType, fields: &mut Map<String, Value>, fired:
     if dropped {
         fired.fire(Rule::NullUnknownAttribute);
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Filters: `?filter=` of a list, `filter` of a search body
+// ---------------------------------------------------------------------------------------------
+
+/// The query parameters with the `filter` rewritten, if a rule fired.
+fn rewrite_query(query: &[(String, String)], fired: &mut Fired) -> Option<Vec<(String, String)>> {
+    let index = query
+        .iter()
+        .position(|(k, _)| k.eq_ignore_ascii_case("filter"))?;
+    let filter = rewrite_filter(&query.get(index)?.1)?;
+    let mut out = query.to_vec();
+    if let Some(param) = out.get_mut(index) {
+        param.1 = filter;
+    }
+    fired.fire(Rule::FilterValuePath);
+    Some(out)
+}
+
+/// The `filter` of a SearchRequest body.
+fn search(body: &mut Value, fired: &mut Fired) {
+    let Value::Object(fields) = body else {
+        return;
+    };
+    if let Some(Value::String(filter)) = member_mut(fields, "filter")
+        && let Some(rewritten) = rewrite_filter(filter)
+    {
+        *filter = rewritten;
+        fired.fire(Rule::FilterValuePath);
+    }
+}
+
+/// [`Rule::FilterValuePath`]: every `attr[f].sub op value` becomes `attr[(f) and sub op value]`;
+/// `None` when the filter has no such comparison. Quoted strings are skipped while scanning.
+fn rewrite_filter(filter: &str) -> Option<String> {
+    let mut out = String::with_capacity(filter.len() + 8);
+    let mut rest = filter;
+    let mut changed = false;
+    while let Some((open, close)) = next_brackets(rest) {
+        let after = &rest[close + 1..];
+        let Some(len) = sub_comparison(after) else {
+            out.push_str(&rest[..=close]);
+            rest = after;
+            continue;
+        };
+        out.push_str(&rest[..=open]);
+        out.push('(');
+        out.push_str(&rest[open + 1..close]);
+        out.push_str(") and ");
+        out.push_str(&after[1..len]);
+        out.push(']');
+        rest = &after[len..];
+        changed = true;
+    }
+    out.push_str(rest);
+    changed.then_some(out)
+}
+
+/// Byte offsets of the next `[` and the `]` closing it, outside quoted strings.
+fn next_brackets(text: &str) -> Option<(usize, usize)> {
+    let (mut in_string, mut escaped, mut open) = (false, false, None);
+    for (i, b) in text.bytes().enumerate() {
+        if in_string {
+            match b {
+                _ if escaped => escaped = false,
+                b'\\' => escaped = true,
+                b'"' => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match (b, open) {
+            (b'"', _) => in_string = true,
+            (b'[', None) => open = Some(i),
+            (b']', Some(o)) => return Some((o, i)),
+            _ => {}
+        }
+    }
+    None
+}
+
+/// The byte length of `.sub op value` (or `.sub pr`) at the start of `text`, if it is one.
+fn sub_comparison(text: &str) -> Option<usize> {
+    let after_dot = text.strip_prefix('.')?;
+    let name = span(after_dot, |c| {
+        c.is_ascii_alphanumeric() || "_-$".contains(c)
+    });
+    if name == 0 {
+        return None;
+    }
+    let mut at = 1 + name;
+    let spaces = span(&text[at..], |c| c == ' ');
+    if spaces == 0 {
+        return None;
+    }
+    at += spaces;
+    let op_len = span(&text[at..], |c| c.is_ascii_alphabetic());
+    let op = text[at..at + op_len].to_ascii_lowercase();
+    at += op_len;
+    if op == "pr" {
+        return Some(at);
+    }
+    let comparison = ["eq", "ne", "co", "sw", "ew", "gt", "ge", "lt", "le"];
+    if !comparison.contains(&op.as_str()) {
+        return None;
+    }
+    let spaces = span(&text[at..], |c| c == ' ');
+    if spaces == 0 {
+        return None;
+    }
+    at += spaces;
+    let value = comparison_value(&text[at..])?;
+    Some(at + value)
+}
+
+/// The byte length of a comparison value at the start of `text`: a JSON string, or a bare word.
+fn comparison_value(text: &str) -> Option<usize> {
+    if !text.starts_with('"') {
+        let len = span(text, |c| c != ' ' && c != ')' && c != ']');
+        return (len > 0).then_some(len);
+    }
+    let mut escaped = false;
+    for (i, b) in text.bytes().enumerate().skip(1) {
+        match b {
+            _ if escaped => escaped = false,
+            b'\\' => escaped = true,
+            b'"' => return Some(i + 1),
+            _ => {}
+        }
+    }
+    None
+}
+
+/// The byte length of the longest prefix of `text` whose characters satisfy `pred`.
+fn span(text: &str, pred: impl Fn(char) -> bool) -> usize {
+    text.find(|c: char| !pred(c)).unwrap_or(text.len())
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -588,22 +763,21 @@ mod tests {
             ),
         ];
         for (op, body) in bodies {
-            assert_eq!(
-                rewrite(op, Some("u1"), body.to_string().as_bytes()),
-                None,
-                "{body}"
-            );
+            let mut req = ScimRequest::new(Method::Patch, "/", "http://localhost/scim/v2");
+            req.body = body.to_string().into_bytes();
+            assert_eq!(rewrite(op, Some("u1"), &req), None, "{body}");
         }
     }
 
     #[test]
     fn bodies_that_are_not_json_and_reads_are_left_to_the_core() {
-        assert_eq!(rewrite(Operation::Patch(USER), None, b"{not json"), None);
-        assert_eq!(rewrite(Operation::Patch(USER), None, b""), None);
-        assert_eq!(
-            rewrite(Operation::List(USER), None, b"{\"op\":\"Add\"}"),
-            None
-        );
+        let mut req = ScimRequest::new(Method::Patch, "/", "http://localhost/scim/v2");
+        for body in [&b"{not json"[..], b"", b"[\"Add\"]"] {
+            req.body = body.to_vec();
+            assert_eq!(rewrite(Operation::Patch(USER), None, &req), None);
+        }
+        req.body = b"{\"op\":\"Add\"}".to_vec();
+        assert_eq!(rewrite(Operation::Get(USER), Some("u1"), &req), None);
     }
 
     #[test]
@@ -875,6 +1049,67 @@ mod tests {
         );
         assert!(rules.is_empty(), "changing the id stays a mutability error");
         assert_eq!(ops[0]["value"]["id"], "other");
+    }
+
+    #[test]
+    fn filter_value_path_moves_the_sub_attribute_comparison_into_the_brackets() {
+        let cases = [
+            (
+                r#"emails[type eq "work"].value eq "a@b.c""#,
+                r#"emails[(type eq "work") and value eq "a@b.c"]"#,
+            ),
+            (
+                r#"userName eq "x" and emails[type eq "work" or type eq "other"].value EQ "a]b\"c""#,
+                r#"userName eq "x" and emails[(type eq "work" or type eq "other") and value EQ "a]b\"c"]"#,
+            ),
+            (
+                r#"addresses[type eq "work"].postalCode pr"#,
+                r#"addresses[(type eq "work") and postalCode pr]"#,
+            ),
+            (
+                r#"(emails[type eq "]."].value eq jdoe)"#,
+                r#"(emails[(type eq "].") and value eq jdoe])"#,
+            ),
+        ];
+        for (entra, rfc) in cases {
+            assert_eq!(rewrite_filter(entra).as_deref(), Some(rfc), "{entra}");
+            crate::filter::parse(rfc).expect("valid RFC 7644 filter");
+        }
+        for untouched in [
+            r#"emails[type eq "work"]"#,
+            r#"emails[type eq "work"] and userName eq "a.b""#,
+            r#"userName eq "emails[type eq \"work\"].value eq 1""#,
+            r#"emails[type eq "work"].value"#,
+        ] {
+            assert_eq!(rewrite_filter(untouched), None, "{untouched}");
+        }
+    }
+
+    #[test]
+    fn filter_value_path_applies_to_list_queries_and_search_bodies() {
+        let mut req = ScimRequest::new(Method::Get, "/Users", "http://localhost/scim/v2");
+        req.query = vec![
+            ("aadOptscim062020".into(), String::new()),
+            (
+                "filter".into(),
+                r#"emails[type eq "work"].value eq "a@b.c""#.into(),
+            ),
+        ];
+        let rules = normalise(Operation::List(USER), None, &mut req);
+        assert_eq!(rules, [Rule::FilterValuePath]);
+        assert_eq!(
+            req.query[1].1,
+            r#"emails[(type eq "work") and value eq "a@b.c"]"#
+        );
+        assert_eq!(req.query[0].0, "aadOptscim062020");
+        let body = json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:SearchRequest"],
+            "filter": r#"emails[type eq "work"].value eq "a@b.c""#});
+        let (body, rules) = run(Operation::Search(Some(USER)), None, &body);
+        assert_eq!(rules, ["filter-value-path"]);
+        assert_eq!(
+            body["filter"],
+            r#"emails[(type eq "work") and value eq "a@b.c"]"#
+        );
     }
 
     #[test]

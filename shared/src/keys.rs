@@ -67,17 +67,27 @@ pub fn counter(t: &str, kind: ResourceKind) -> Key {
 /// A membership edge lives in the member's partition, next to the member's own item, so that one
 /// Query of a user's partition returns the user and the groups it belongs to.
 pub fn member_edge(t: &str, member_kind: ResourceKind, member: &str, group: &str) -> Key {
-    Key::new(resource_pk(t, member_kind, member), format!("{GROUP_PREFIX}{group}"))
+    Key::new(
+        resource_pk(t, member_kind, member),
+        format!("{GROUP_PREFIX}{group}"),
+    )
 }
 
 /// GSI1 key of an edge: the group's partition of the index, sorted by member.
 pub fn member_edge_gsi(t: &str, group: &str, member: &str) -> Key {
-    Key::new(resource_pk(t, ResourceKind::Group, group), format!("{MEMBER_PREFIX}{member}"))
+    Key::new(
+        resource_pk(t, ResourceKind::Group, group),
+        format!("{MEMBER_PREFIX}{member}"),
+    )
 }
 
 /// The member an edge item belongs to, read back from its partition key.
 pub fn edge_member(t: &str, edge: &Key) -> Option<(ResourceKind, String)> {
-    let rest = edge.pk.strip_prefix("T#")?.strip_prefix(t)?.strip_prefix('#')?;
+    let rest = edge
+        .pk
+        .strip_prefix("T#")?
+        .strip_prefix(t)?
+        .strip_prefix('#')?;
     let (code, id) = rest.split_once('#')?;
     let kind = match code {
         "U" => ResourceKind::User,
@@ -177,7 +187,10 @@ mod tests {
     #[test]
     fn edges_name_their_member_and_group() {
         let edge = member_edge("acme", ResourceKind::Group, "child", "parent");
-        assert_eq!(edge_member("acme", &edge), Some((ResourceKind::Group, "child".to_string())));
+        assert_eq!(
+            edge_member("acme", &edge),
+            Some((ResourceKind::Group, "child".to_string()))
+        );
         assert_eq!(edge_group(&edge), Some("parent"));
         assert_eq!(edge_member("other", &edge), None);
     }

@@ -153,11 +153,11 @@ impl Service {
         if settings.dialect == Dialect::Strict || req.body.len() > self.limits.max_payload_bytes {
             return (None, Vec::new());
         }
-        match dialect::rewrite(routed.operation, routed.id.as_deref(), &req.body) {
+        match dialect::rewrite(routed.operation, routed.id.as_deref(), req) {
             Some(rewrite) => {
                 let mut normalised = req.clone();
-                normalised.body = rewrite.body;
-                (Some(normalised), rewrite.rules)
+                let rules = rewrite.apply(&mut normalised);
+                (Some(normalised), rules)
             }
             None => (None, Vec::new()),
         }

@@ -1,6 +1,8 @@
 //! Helpers for the end-to-end tests: a server on a loopback port with a fresh store, and a small
 //! SCIM client. Each test gets its own server, so tests never share data.
 
+pub mod cost;
+
 use std::sync::Arc;
 
 use reqwest::header::{HeaderMap, HeaderValue};

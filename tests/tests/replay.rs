@@ -320,7 +320,9 @@ fn well_formed(file: &Path) -> Result<(), String> {
     if !source.starts_with("https://") {
         return Err("'source' must be the https URL the sequence was taken from".into());
     }
-    let steps = fixture["steps"].as_array().ok_or("'steps' must be an array")?;
+    let steps = fixture["steps"]
+        .as_array()
+        .ok_or("'steps' must be an array")?;
     if steps.is_empty() {
         return Err("no steps".into());
     }
@@ -347,7 +349,11 @@ fn every_fixture_names_its_source_and_its_steps() {
     let failures: Vec<String> = ["entra", "okta"]
         .iter()
         .flat_map(|suite| fixtures(suite))
-        .filter_map(|f| well_formed(&f).err().map(|e| format!("{}: {e}", f.display())))
+        .filter_map(|f| {
+            well_formed(&f)
+                .err()
+                .map(|e| format!("{}: {e}", f.display()))
+        })
         .collect();
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }

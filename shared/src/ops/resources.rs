@@ -311,7 +311,25 @@ pub async fn create(
         }
         Err(CommitError::Scim(e)) => return Err(e),
     }
-    respond(ctx, 201, &stored, &projection_of(req)).await
+    // A new user belongs to no group yet, and a new group's members are the ones just written:
+    // nothing to read back.
+    let derived = match kind {
+        ResourceKind::User => None,
+        ResourceKind::Group => Some((
+            "members",
+            plan.add
+                .iter()
+                .map(|(m, k)| super::stored::reference(ctx, *k, m))
+                .collect(),
+        )),
+    };
+    Ok(respond_with(
+        ctx,
+        201,
+        &stored,
+        derived,
+        &projection_of(req),
+    ))
 }
 
 /// GET /Users/{id}, GET /Groups/{id}.

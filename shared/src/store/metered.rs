@@ -12,7 +12,15 @@ use super::{Index, Item, Key, Page, Query, Store, StoreError, Write};
 /// Usage counted by [`Metered`].
 #[derive(Debug, Clone, Copy, Default, PartialEq, serde::Serialize)]
 pub struct Usage {
+    /// All store calls: the sum of the five kinds below.
     pub calls: u64,
+    pub gets: u64,
+    pub batch_gets: u64,
+    pub queries: u64,
+    /// Calls with one write (PutItem / DeleteItem / UpdateItem on DynamoDB).
+    pub single_writes: u64,
+    /// Calls with several writes (TransactWriteItems).
+    pub transactions: u64,
     pub items_read: u64,
     pub items_written: u64,
     pub read_units: f64,
@@ -22,6 +30,11 @@ pub struct Usage {
 #[derive(Debug, Default)]
 struct UsageCounters {
     calls: AtomicU64,
+    gets: AtomicU64,
+    batch_gets: AtomicU64,
+    queries: AtomicU64,
+    single_writes: AtomicU64,
+    transactions: AtomicU64,
     items_read: AtomicU64,
     items_written: AtomicU64,
     /// Request units times two.
@@ -33,6 +46,11 @@ impl UsageCounters {
     fn snapshot(&self) -> Usage {
         Usage {
             calls: self.calls.load(Ordering::Relaxed),
+            gets: self.gets.load(Ordering::Relaxed),
+            batch_gets: self.batch_gets.load(Ordering::Relaxed),
+            queries: self.queries.load(Ordering::Relaxed),
+            single_writes: self.single_writes.load(Ordering::Relaxed),
+            transactions: self.transactions.load(Ordering::Relaxed),
             items_read: self.items_read.load(Ordering::Relaxed),
             items_written: self.items_written.load(Ordering::Relaxed),
             read_units: self.read_half_units.load(Ordering::Relaxed) as f64 / 2.0,
@@ -41,6 +59,11 @@ impl UsageCounters {
     }
     fn add(counter: &AtomicU64, n: u64) {
         counter.fetch_add(n, Ordering::Relaxed);
+    }
+    /// Counts one call of the kind `counter` tracks.
+    fn call(&self, counter: &AtomicU64) {
+        Self::add(&self.calls, 1);
+        Self::add(counter, 1);
     }
 }
 
@@ -104,23 +127,27 @@ impl Metered {
 #[async_trait]
 impl Store for Metered {
     async fn get(&self, key: &Key) -> Result<Option<Item>, StoreError> {
-        UsageCounters::add(&self.usage.calls, 1);
+        self.usage.call(&self.usage.gets);
         let item = self.inner.get(key).await?;
         self.count_reads(item.as_slice(), true, true);
         Ok(item)
     }
 
     async fn batch_get(&self, keys: &[Key]) -> Result<Vec<Item>, StoreError> {
-        UsageCounters::add(&self.usage.calls, 1);
+        self.usage.call(&self.usage.batch_gets);
         let items = self.inner.batch_get(keys).await?;
         self.count_reads(&items, true, true);
         Ok(items)
     }
 
     async fn transact(&self, writes: Vec<Write>) -> Result<(), StoreError> {
-        UsageCounters::add(&self.usage.calls, 1);
         let u = &self.usage;
         let transactional = writes.len() > 1;
+        u.call(if transactional {
+            &u.transactions
+        } else {
+            &u.single_writes
+        });
         let factor = if transactional { 2 } else { 1 };
         let mut units = 0;
         for w in &writes {
@@ -145,7 +172,7 @@ impl Store for Metered {
     }
 
     async fn query(&self, query: &Query) -> Result<Page, StoreError> {
-        UsageCounters::add(&self.usage.calls, 1);
+        self.usage.call(&self.usage.queries);
         let page = self.inner.query(query).await?;
         self.count_reads(&page.items, false, query.index == Index::Primary);
         Ok(page)

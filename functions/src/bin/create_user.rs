@@ -1,0 +1,5 @@
+//! `POST /Users`: creates a user (see `scim_functions::catalog`).
+
+fn main() -> anyhow::Result<()> {
+    Ok(scim_functions::run(&scim_functions::CREATE_USER)?)
+}

@@ -1,0 +1,5 @@
+//! `GET /Groups/{id}`: reads a group (see `scim_functions::catalog`).
+
+fn main() -> anyhow::Result<()> {
+    Ok(scim_functions::run(&scim_functions::GET_GROUP)?)
+}

@@ -1,0 +1,5 @@
+//! `GET /Users/{id}`: reads a user (see `scim_functions::catalog`).
+
+fn main() -> anyhow::Result<()> {
+    Ok(scim_functions::run(&scim_functions::GET_USER)?)
+}

@@ -1,0 +1,5 @@
+//! `PATCH /Groups/{id}`: modifies a group and its members (see `scim_functions::catalog`).
+
+fn main() -> anyhow::Result<()> {
+    Ok(scim_functions::run(&scim_functions::PATCH_GROUP)?)
+}

@@ -1,0 +1,5 @@
+//! `PATCH /Users/{id}`: modifies a user (see `scim_functions::catalog`).
+
+fn main() -> anyhow::Result<()> {
+    Ok(scim_functions::run(&scim_functions::PATCH_USER)?)
+}

@@ -1,0 +1,105 @@
+//! The AWS Lambda side of the service: API Gateway (REST API) -> authorizer -> one small function
+//! per SCIM operation -> DynamoDB. The binaries in `src/bin/` are a few lines each; this library
+//! holds the one adapter ([`adapter`]), the authorizer ([`authorizer`]), the list of functions
+//! ([`catalog`]) and the per-sandbox initialisation ([`run`], [`run_authorizer`]). All SCIM logic
+//! is in `scim-shared`.
+//!
+//! Initialisation happens once per sandbox and makes no network call: JSON logs, the AWS
+//! configuration from the environment, and the DynamoDB client for `TABLE_NAME`. Credentials are
+//! resolved on the first store call.
+
+pub mod adapter;
+pub mod authorizer;
+pub mod catalog;
+
+use std::sync::Arc;
+
+use lambda_http::aws_lambda_events::apigw::ApiGatewayCustomAuthorizerRequestTypeRequest;
+use lambda_runtime::LambdaEvent;
+use scim_shared::ops::Limits;
+use scim_shared::service::Service;
+use scim_shared::store::DynamoStore;
+
+pub use adapter::Handler;
+pub use catalog::*;
+
+/// The environment variable naming the DynamoDB table.
+pub const TABLE_NAME_ENV: &str = "TABLE_NAME";
+/// The environment variable with the public base URL (`https://host/scim/v2`), for custom domains.
+pub const PUBLIC_URL_ENV: &str = "SCIM_PUBLIC_URL";
+
+/// Why a function could not start or keep running.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error("{TABLE_NAME_ENV} is not set: the function does not know its DynamoDB table")]
+    NoTable,
+    #[error("the async runtime could not start: {0}")]
+    Runtime(#[from] std::io::Error),
+    /// The Lambda runtime client failed (its error type is a boxed error, kept as text).
+    #[error("the Lambda runtime failed: {0}")]
+    Lambda(String),
+}
+
+/// Runs a SCIM function: initialises once, then answers API Gateway events until the sandbox
+/// ends. A current-thread runtime: a sandbox handles one event at a time.
+pub fn run(function: &'static Function) -> Result<(), RunError> {
+    block_on(async {
+        let service = service_from_env().await?;
+        let public_url = std::env::var(PUBLIC_URL_ENV).ok();
+        let handler = Arc::new(Handler::new(service, function, public_url));
+        lambda_http::run(lambda_http::service_fn(move |request| {
+            let handler = handler.clone();
+            async move { Ok::<_, std::convert::Infallible>(handler.handle(request).await) }
+        }))
+        .await
+        .map_err(|e| RunError::Lambda(e.to_string()))
+    })
+}
+
+/// Runs the REQUEST authorizer.
+pub fn run_authorizer() -> Result<(), RunError> {
+    block_on(async {
+        let service = service_from_env().await?;
+        lambda_runtime::run(lambda_runtime::service_fn(
+            move |event: LambdaEvent<ApiGatewayCustomAuthorizerRequestTypeRequest>| {
+                let service = service.clone();
+                async move { authorizer::authorize(&service, &event.payload).await }
+            },
+        ))
+        .await
+        .map_err(|e| RunError::Lambda(e.to_string()))
+    })
+}
+
+fn block_on<F: Future<Output = Result<(), RunError>>>(f: F) -> Result<(), RunError> {
+    init_logging();
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?
+        .block_on(f)
+}
+
+/// JSON lines on stdout (CloudWatch Logs), level from `RUST_LOG` (default `info`).
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .json()
+        .flatten_event(true)
+        .with_current_span(false)
+        .with_span_list(false)
+        .with_target(false)
+        .without_time()
+        .with_env_filter(filter)
+        .init();
+}
+
+/// The service over the table in `TABLE_NAME`; no network call.
+async fn service_from_env() -> Result<Arc<Service>, RunError> {
+    let table = std::env::var(TABLE_NAME_ENV)
+        .ok()
+        .filter(|t| !t.is_empty())
+        .ok_or(RunError::NoTable)?;
+    let store = DynamoStore::from_env(table).await;
+    Ok(Arc::new(Service::new(Arc::new(store), Limits::default())))
+}

@@ -1,0 +1,58 @@
+//! Cost targets of the DynamoDB design, checked on whichever backend runs the suite.
+
+use scim_tests::TestServer;
+use scim_tests::cost::{Row, measure};
+
+fn row<'a>(rows: &'a [Row], operation: &str) -> &'a Row {
+    rows.iter()
+        .find(|r| r.operation.starts_with(operation))
+        .expect(operation)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_request_costs_what_the_table_design_promises() {
+    let group_size = match scim_tests::backend() {
+        scim_tests::Backend::Embedded => 5_000,
+        scim_tests::Backend::DynamoDb => 300,
+    };
+    let srv = TestServer::start().await;
+    let rows = measure(&srv, group_size, &|_| {}).await;
+
+    let get = &row(&rows, "GetUser").usage;
+    assert_eq!(
+        (get.calls, get.read_units),
+        (1, 1.0),
+        "GetUser is one read of at most 4 KB"
+    );
+    let filter = &row(&rows, "Filter userName eq").usage;
+    assert!(
+        filter.calls <= 2 && filter.read_units <= 2.0,
+        "filter userName eq: {filter:?}"
+    );
+    let create = &row(&rows, "CreateUser").usage;
+    assert_eq!(
+        (create.calls, create.transactions),
+        (1, 1),
+        "CreateUser is one transaction"
+    );
+    for k in [1_usize, 100, 1000] {
+        let add = &row(&rows, &format!("Add {k} member")).usage;
+        assert!(
+            add.transactions + add.single_writes <= k.div_ceil(100) as u64 + 1,
+            "adding {k} members: {add:?}"
+        );
+        assert!(
+            add.transactions <= k.div_ceil(100) as u64,
+            "adding {k} members: {add:?}"
+        );
+    }
+    let list = &row(&rows, "List a page of 100").usage;
+    assert_eq!(
+        (list.queries, list.gets),
+        (1, 1),
+        "a list page is one Query and the counter read"
+    );
+    for r in &rows {
+        assert!(r.usage.calls > 0 && r.status < 300, "{}", r.operation);
+    }
+}
