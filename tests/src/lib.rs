@@ -2,6 +2,7 @@
 //! SCIM client. Each test gets its own server, so tests never share data.
 
 pub mod cost;
+pub mod replay;
 
 use std::sync::Arc;
 
@@ -68,7 +69,11 @@ impl TestServer {
     }
 
     pub async fn with_limits(limits: Limits) -> TestServer {
-        let store = fresh_store().await;
+        Self::with_store(fresh_store().await, limits).await
+    }
+
+    /// Starts a server on a free loopback port over the given store.
+    pub async fn with_store(store: Arc<dyn Store>, limits: Limits) -> TestServer {
         let service = Arc::new(Service::new(store.clone(), limits));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await

@@ -62,10 +62,14 @@ pub(super) async fn derived(
     Ok(Some((name, values)))
 }
 
-/// Reads a user and the groups it belongs to with one Query of its partition (the user item
-/// sorts before its membership edges).
-async fn load_user_with_groups(ctx: &Ctx<'_>, id: &str) -> ScimResult<(Stored, Vec<Value>)> {
-    let pk = keys::resource_pk(ctx.tenant, ResourceKind::User, id);
+/// Reads a resource and the edges of the groups it belongs to with one Query of its partition
+/// (the resource item sorts before its membership edges).
+async fn load_with_edges(
+    ctx: &Ctx<'_>,
+    kind: ResourceKind,
+    id: &str,
+) -> ScimResult<(Stored, Vec<Item>)> {
+    let pk = keys::resource_pk(ctx.tenant, kind, id);
     let mut q = Query::new(Index::Primary, pk, "", PARTITION_PAGE);
     let mut items = Vec::new();
     loop {
@@ -76,16 +80,34 @@ async fn load_user_with_groups(ctx: &Ctx<'_>, id: &str) -> ScimResult<(Stored, V
             None => break,
         }
     }
-    let user = items
-        .iter()
-        .find(|i| i.key.sk == keys::ITEM)
-        .ok_or_else(|| ScimError::NotFound(format!("User '{id}' not found")))?;
-    let stored = Stored::from_item(ResourceKind::User, user)?;
-    let edges: Vec<Item> = items
+    let Some(first) = items.first().filter(|i| i.key.sk == keys::ITEM) else {
+        return Err(ScimError::NotFound(format!(
+            "{} '{id}' not found",
+            ResourceType::of(kind).name
+        )));
+    };
+    let stored = Stored::from_item(kind, first)?;
+    let edges = items
         .into_iter()
         .filter(|i| i.key.sk.starts_with(keys::GROUP_PREFIX))
         .collect();
-    Ok((stored, members::groups_value(ctx, &edges)))
+    Ok((stored, edges))
+}
+
+/// The `groups` of a user from its edges, when the projection returns them.
+fn user_groups(
+    ctx: &Ctx<'_>,
+    stored: &Stored,
+    edges: &[Item],
+    projection: &Projection,
+) -> Option<(&'static str, Vec<Value>)> {
+    let rt = stored.rt();
+    let wanted = stored.kind == ResourceKind::User
+        && rt
+            .schema
+            .attribute("groups")
+            .is_some_and(|a| projection.wants(rt, None, a));
+    wanted.then(|| ("groups", members::groups_value(ctx, edges)))
 }
 
 async fn respond(
@@ -202,9 +224,11 @@ enum EdgeOrder {
     /// chunks after it: creates and document changes, which must not leave edges of a resource
     /// whose write failed.
     WithOrAfter,
-    /// In chunks before the resource write: deletes (no edge outlives its resource) and
-    /// membership-only changes, where the resource write just records the new version, so adding
-    /// k members costs ⌈k/100⌉ transactions.
+    /// In the resource's transaction when everything fits, else in chunks before it: deletes,
+    /// so that no edge outlives its resource.
+    WithOrBefore,
+    /// In chunks before the resource write: membership-only changes, where the resource write
+    /// just records the new version, so adding k members costs ⌈k/100⌉ transactions.
     Before,
 }
 
@@ -223,7 +247,7 @@ async fn commit(
     } else {
         (Vec::new(), edges)
     };
-    if order == EdgeOrder::Before {
+    if order != EdgeOrder::WithOrAfter {
         write_edges(ctx, &separate).await?;
     }
     let guards: Vec<Option<Unique>> = primary.iter().map(|(_, u)| *u).collect();
@@ -347,8 +371,9 @@ pub async fn get(
             .attribute("groups")
             .is_some_and(|a| projection.wants(rt, None, a));
     let (stored, derived) = if wants_groups {
-        let (stored, groups) = load_user_with_groups(ctx, id).await?;
-        (stored, Some(("groups", groups)))
+        let (stored, edges) = load_with_edges(ctx, kind, id).await?;
+        let groups = user_groups(ctx, &stored, &edges, &projection);
+        (stored, groups)
     } else {
         let stored = load(ctx, kind, id).await?;
         let derived = derived(ctx, &stored, &projection).await?;
@@ -407,19 +432,19 @@ async fn update<F>(
     id: &str,
     req: &ScimRequest,
     compute: F,
-) -> ScimResult<Stored>
+) -> ScimResult<(Stored, Vec<Item>)>
 where
     F: Fn(&Stored) -> ScimResult<Update>,
 {
     for _ in 0..MAX_UPDATE_ATTEMPTS {
-        let old = load(ctx, kind, id).await?;
+        let (old, edges_of_old) = load_with_edges(ctx, kind, id).await?;
         check_if_match(req, &old)?;
         let (mut doc, changes) = compute(&old)?;
         let plan = members::plan(ctx, id, changes).await?;
         let edges = members::edge_writes(ctx.tenant, id, &plan);
         let doc_changed = doc != old.doc;
         if !doc_changed && edges.is_empty() {
-            return Ok(old);
+            return Ok((old, edges_of_old));
         }
         // A membership-only change writes its edges first and then the new version; with a
         // document change or an If-Match condition the edges join the version's transaction.
@@ -449,7 +474,7 @@ where
         )];
         primary.extend(marker_writes(ctx, kind, id, Some(&old.doc), Some(&new.doc)));
         match commit(ctx, primary, edges, order).await {
-            Ok(()) => return Ok(new),
+            Ok(()) => return Ok((new, edges_of_old)),
             Err(CommitError::Version) if req.if_match.is_none() => continue,
             Err(CommitError::Version) => {
                 return Err(ScimError::PreconditionFailed(
@@ -473,7 +498,7 @@ pub async fn replace(
 ) -> ScimResult<ScimResponse> {
     let (doc, member_ids) = document_of(kind, req)?;
     let rt = ResourceType::of(kind);
-    let stored = update(ctx, kind, id, req, |old| {
+    let (stored, edges) = update(ctx, kind, id, req, |old| {
         check_immutable(rt, &old.doc, &doc)?;
         let mut doc = doc.clone();
         // meta and id are kept from the stored document by `update`; compare like for like.
@@ -493,7 +518,7 @@ pub async fn replace(
         Ok((doc, changes))
     })
     .await?;
-    respond(ctx, 200, &stored, &projection_of(req)).await
+    respond_updated(ctx, &stored, &edges, &projection_of(req)).await
 }
 
 /// PATCH /Users/{id}, PATCH /Groups/{id} (RFC 7644 §3.5.2). A group PATCH answers 204 unless the
@@ -510,7 +535,7 @@ pub async fn patch(
         ResourceKind::User => (ops, Vec::new()),
     };
     let rt = ResourceType::of(kind);
-    let stored = update(ctx, kind, id, req, |old| {
+    let (stored, edges) = update(ctx, kind, id, req, |old| {
         let mut doc = old.doc.clone();
         if !doc_ops.is_empty() {
             patch::apply(rt, &mut doc, &doc_ops)?;
@@ -527,13 +552,29 @@ pub async fn patch(
         r.location = Some(stored.location(ctx.base_url));
         return Ok(r);
     }
-    respond(ctx, 200, &stored, &projection).await
+    respond_updated(ctx, &stored, &edges, &projection).await
 }
 
-/// Deletes of every membership edge that involves a resource: the groups it belongs to and, for
-/// a group, its members.
-async fn edges_involving(ctx: &Ctx<'_>, stored: &Stored) -> ScimResult<Vec<Write>> {
-    let mut edges = members::group_edges(ctx, stored.kind, &stored.id).await?;
+/// The 200 response of an update: a user's groups come from the edges read with it.
+async fn respond_updated(
+    ctx: &Ctx<'_>,
+    stored: &Stored,
+    edges: &[Item],
+    projection: &Projection,
+) -> ScimResult<ScimResponse> {
+    match stored.kind {
+        ResourceKind::User => {
+            let groups = user_groups(ctx, stored, edges, projection);
+            Ok(respond_with(ctx, 200, stored, groups, projection))
+        }
+        ResourceKind::Group => respond(ctx, 200, stored, projection).await,
+    }
+}
+
+/// Deletes of every membership edge that involves a resource: `own`, the edges of the groups it
+/// belongs to (read with it), and, for a group, its members' edges.
+async fn edges_involving(ctx: &Ctx<'_>, stored: &Stored, own: Vec<Item>) -> ScimResult<Vec<Write>> {
+    let mut edges = own;
     if stored.kind == ResourceKind::Group {
         edges.extend(members::member_edges(ctx, &stored.id).await?);
     }
@@ -554,9 +595,9 @@ pub async fn delete(
     req: &ScimRequest,
 ) -> ScimResult<ScimResponse> {
     for _ in 0..MAX_UPDATE_ATTEMPTS {
-        let stored = load(ctx, kind, id).await?;
+        let (stored, edges) = load_with_edges(ctx, kind, id).await?;
         check_if_match(req, &stored)?;
-        match delete_stored(ctx, &stored).await {
+        match delete_stored(ctx, &stored, edges).await {
             Ok(()) => return Ok(ScimResponse::empty(204)),
             Err(CommitError::Version) if req.if_match.is_none() => continue,
             Err(CommitError::Version) => {
@@ -572,8 +613,8 @@ pub async fn delete(
     ))
 }
 
-async fn delete_stored(ctx: &Ctx<'_>, stored: &Stored) -> Result<(), CommitError> {
-    let edges = edges_involving(ctx, stored)
+async fn delete_stored(ctx: &Ctx<'_>, stored: &Stored, own: Vec<Item>) -> Result<(), CommitError> {
+    let edges = edges_involving(ctx, stored, own)
         .await
         .map_err(CommitError::Scim)?;
     let mut primary = vec![(
@@ -597,7 +638,7 @@ async fn delete_stored(ctx: &Ctx<'_>, stored: &Stored) -> Result<(), CommitError
         },
         None,
     ));
-    commit(ctx, primary, edges, EdgeOrder::Before).await
+    commit(ctx, primary, edges, EdgeOrder::WithOrBefore).await
 }
 
 /// Deletes every user and group of a tenant (used when the tenant itself is deleted).
@@ -618,8 +659,9 @@ pub async fn purge_tenant(ctx: &Ctx<'_>) -> ScimResult<u64> {
                 break;
             }
             for item in &page.items {
-                let stored = Stored::from_item(kind, item)?;
-                match delete_stored(ctx, &stored).await {
+                let id = Stored::from_item(kind, item)?.id;
+                let (stored, own) = load_with_edges(ctx, kind, &id).await?;
+                match delete_stored(ctx, &stored, own).await {
                     Ok(()) | Err(CommitError::Version) => deleted += 1,
                     Err(CommitError::Scim(e)) => return Err(e),
                 }

@@ -1,6 +1,6 @@
 //! Writes docs/cost.md: what each SCIM request costs in DynamoDB calls, items and request units.
 //!
-//! `cargo run --release -p scim-tests --bin cost-report -- [MEMBERS] > docs/cost.md`
+//! `cargo run --profile local -p scim-tests --bin cost-report -- [MEMBERS] > docs/cost.md`
 //! (MEMBERS: size of the large group, default 100000).
 
 use scim_tests::TestServer;
@@ -32,7 +32,7 @@ async fn main() -> anyhow::Result<()> {
          {PRICE_DATE}. Lambda and API Gateway are not included.\n"
     );
     println!(
-        "Made by `cargo run --release -p scim-tests --bin cost-report -- {members} > docs/cost.md`\n\
+        "Made by `cargo run --profile local -p scim-tests --bin cost-report -- {members} > docs/cost.md`\n\
          on the embedded store; the calls are the same on DynamoDB (`tests/tests/cost.rs` checks\n\
          the targets on both backends).\n"
     );
