@@ -401,6 +401,22 @@ fn check_if_match(req: &ScimRequest, stored: &Stored) -> ScimResult<()> {
     }
 }
 
+/// Decides what a failed write of an update or delete leads to: `Ok` to recompute and retry
+/// (a concurrent write won the race and the request has no If-Match), else the error to answer.
+fn retry_after(e: CommitError, req: &ScimRequest) -> ScimResult<()> {
+    match e {
+        CommitError::Version if req.if_match.is_none() => Ok(()),
+        CommitError::Version => Err(ScimError::PreconditionFailed(
+            "the resource changed since it was read".into(),
+        )),
+        CommitError::Scim(e) => Err(e),
+    }
+}
+
+fn still_changing() -> ScimError {
+    ScimError::Unavailable("the resource is being changed concurrently; retry".into())
+}
+
 /// Immutable attributes may be set once and never changed (RFC 7643 §2.2).
 fn check_immutable(rt: &ResourceType, old: &Value, new: &Value) -> ScimResult<()> {
     for attr in rt
@@ -475,18 +491,10 @@ where
         primary.extend(marker_writes(ctx, kind, id, Some(&old.doc), Some(&new.doc)));
         match commit(ctx, primary, edges, order).await {
             Ok(()) => return Ok((new, edges_of_old)),
-            Err(CommitError::Version) if req.if_match.is_none() => continue,
-            Err(CommitError::Version) => {
-                return Err(ScimError::PreconditionFailed(
-                    "the resource changed since it was read".into(),
-                ));
-            }
-            Err(CommitError::Scim(e)) => return Err(e),
+            Err(e) => retry_after(e, req)?,
         }
     }
-    Err(ScimError::Unavailable(
-        "the resource is being changed concurrently; retry".into(),
-    ))
+    Err(still_changing())
 }
 
 /// PUT /Users/{id}, PUT /Groups/{id}: replaces every writable attribute (RFC 7644 §3.5.1).
@@ -599,18 +607,10 @@ pub async fn delete(
         check_if_match(req, &stored)?;
         match delete_stored(ctx, &stored, edges).await {
             Ok(()) => return Ok(ScimResponse::empty(204)),
-            Err(CommitError::Version) if req.if_match.is_none() => continue,
-            Err(CommitError::Version) => {
-                return Err(ScimError::PreconditionFailed(
-                    "the resource changed since it was read".into(),
-                ));
-            }
-            Err(CommitError::Scim(e)) => return Err(e),
+            Err(e) => retry_after(e, req)?,
         }
     }
-    Err(ScimError::Unavailable(
-        "the resource is being changed concurrently; retry".into(),
-    ))
+    Err(still_changing())
 }
 
 async fn delete_stored(ctx: &Ctx<'_>, stored: &Stored, own: Vec<Item>) -> Result<(), CommitError> {

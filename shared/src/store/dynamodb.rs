@@ -12,6 +12,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::error::ProvideErrorMetadata;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, AttributeValue, BillingMode, ConditionCheck, Delete, GlobalSecondaryIndex,
@@ -243,14 +244,7 @@ impl DynamoStore {
                     .send()
                     .await
                     .map(|_| ())
-                    .map_err(|e| {
-                        let text = e_str(&e);
-                        single_error(
-                            e.into_service_error()
-                                .is_conditional_check_failed_exception(),
-                            text,
-                        )
-                    })
+                    .map_err(single_write_error)
             }
             Write::Delete { key, condition } => {
                 let (expr, values) = condition_expr(*condition).unzip();
@@ -263,14 +257,7 @@ impl DynamoStore {
                     .send()
                     .await
                     .map(|_| ())
-                    .map_err(|e| {
-                        let text = e_str(&e);
-                        single_error(
-                            e.into_service_error()
-                                .is_conditional_check_failed_exception(),
-                            text,
-                        )
-                    })
+                    .map_err(single_write_error)
             }
             Write::Add { key, delta } => {
                 let (expr, values) = add_expr(*delta);
@@ -359,11 +346,12 @@ fn e_str<E: std::fmt::Debug>(e: &E) -> String {
     format!("{e:?}")
 }
 
-fn single_error(condition_failed: bool, text: String) -> StoreError {
-    if condition_failed {
+/// The error of a single conditional write: a failed condition, or a backend failure.
+fn single_write_error<E: ProvideErrorMetadata + std::fmt::Debug>(e: E) -> StoreError {
+    if e.code() == Some("ConditionalCheckFailedException") {
         StoreError::ConditionFailed { index: 0 }
     } else {
-        StoreError::Backend(text)
+        StoreError::Backend(e_str(&e))
     }
 }
 
