@@ -5,8 +5,7 @@
 //! is in `scim-shared`.
 //!
 //! Initialisation happens once per sandbox and makes no network call: JSON logs, the AWS
-//! configuration from the environment, and the DynamoDB client for `TABLE_NAME`. Credentials are
-//! resolved on the first store call.
+//! configuration from the environment Lambda sets, and the DynamoDB client for `TABLE_NAME`.
 
 pub mod adapter;
 pub mod authorizer;
@@ -19,6 +18,7 @@ use lambda_runtime::LambdaEvent;
 use scim_shared::ops::Limits;
 use scim_shared::service::Service;
 use scim_shared::store::DynamoStore;
+use tracing_subscriber::filter::LevelFilter;
 
 pub use adapter::Handler;
 pub use catalog::*;
@@ -79,10 +79,14 @@ fn block_on<F: Future<Output = Result<(), RunError>>>(f: F) -> Result<(), RunErr
         .block_on(f)
 }
 
-/// JSON lines on stdout (CloudWatch Logs), level from `RUST_LOG` (default `info`).
+/// JSON lines on stdout (CloudWatch Logs) at the level `RUST_LOG` names (`error`, `warn`,
+/// `info`, `debug`; default `info`). A plain level rather than an `EnvFilter`: its directive
+/// language needs a regex engine in every binary, and template.yaml sets one level anyway.
 fn init_logging() {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let level = std::env::var("RUST_LOG")
+        .ok()
+        .and_then(|l| l.trim().parse::<LevelFilter>().ok())
+        .unwrap_or(LevelFilter::INFO);
     tracing_subscriber::fmt()
         .json()
         .flatten_event(true)
@@ -90,7 +94,7 @@ fn init_logging() {
         .with_span_list(false)
         .with_target(false)
         .without_time()
-        .with_env_filter(filter)
+        .with_max_level(level)
         .init();
 }
 
@@ -100,6 +104,29 @@ async fn service_from_env() -> Result<Arc<Service>, RunError> {
         .ok()
         .filter(|t| !t.is_empty())
         .ok_or(RunError::NoTable)?;
-    let store = DynamoStore::from_env(table).await;
+    let store = DynamoStore::new(dynamodb_client(), table);
     Ok(Arc::new(Service::new(Arc::new(store), Limits::default())))
+}
+
+/// The DynamoDB client of a sandbox, from what Lambda puts in the environment: `AWS_REGION` and
+/// the execution role's `AWS_ACCESS_KEY_ID` / `AWS_SECRET_ACCESS_KEY` / `AWS_SESSION_TOKEN`
+/// (aws-config's environment providers), and `AWS_ENDPOINT_URL` when set. aws-config's default
+/// chain would look for profiles, SSO, web identity, ECS and IMDS credentials, none of which a
+/// Lambda sandbox has, and would add about half a megabyte to every binary. The retry policy is
+/// `DynamoStore::from_env`'s (standard, 5 attempts). No network call: credentials are read on
+/// the first request.
+fn dynamodb_client() -> aws_sdk_dynamodb::Client {
+    use aws_sdk_dynamodb::config::retry::RetryConfig;
+    use aws_sdk_dynamodb::config::{BehaviorVersion, Builder, Region};
+    let mut config = Builder::new()
+        .behavior_version(BehaviorVersion::latest())
+        .region(std::env::var("AWS_REGION").ok().map(Region::new))
+        .credentials_provider(
+            aws_config::environment::EnvironmentVariableCredentialsProvider::new(),
+        )
+        .retry_config(RetryConfig::standard().with_max_attempts(5));
+    if let Ok(url) = std::env::var("AWS_ENDPOINT_URL") {
+        config = config.endpoint_url(url);
+    }
+    aws_sdk_dynamodb::Client::from_conf(config.build())
 }

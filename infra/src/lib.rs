@@ -1,5 +1,8 @@
 //! `scimctl`: the local SCIM server and the administration commands. SCIM semantics live in
 //! `scim-shared`; this crate only adapts HTTP and the command line to it.
 
+pub mod admin;
+pub mod report;
 pub mod server;
 pub mod store_url;
+pub mod webhook;

@@ -8,8 +8,8 @@ use clap::{Parser, Subcommand};
 use scim_shared::ops::{self, Ctx, Limits};
 use scim_shared::service::Service;
 use scim_shared::tenant;
-use scimctl::server;
 use scimctl::store_url::StoreUrl;
+use scimctl::{report, server};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -34,7 +34,14 @@ enum Command {
         /// Public base URL of the API, if not http://<Host header>/scim/v2.
         #[arg(long, env = "SCIM_PUBLIC_URL")]
         public_url: Option<String>,
+        /// Token of the operator API (/admin/...); a random one is generated and printed when
+        /// unset.
+        #[arg(long, env = "SCIM_OPERATOR_TOKEN", hide_env_values = true)]
+        operator_token: Option<String>,
     },
+    /// Deactivate a user and remove its group memberships at once, and deliver the emergency
+    /// leaver event to the tenant's webhook before returning.
+    EmergencyLogout { tenant: String, user: String },
     /// Manage tenants.
     #[command(subcommand)]
     Tenant(TenantCommand),
@@ -44,6 +51,52 @@ enum Command {
     /// Manage the DynamoDB table (for emulators; on AWS the table comes from template.yaml).
     #[command(subcommand)]
     Table(TableCommand),
+    /// Print a tenant's audit log: one line per provisioning request (names, never values).
+    Log {
+        tenant: String,
+        /// From when: an RFC 3339 time, a day (2026-11-23) or an age (30m, 12h, 7d).
+        #[arg(long, default_value = "1d")]
+        since: String,
+        /// Only requests that failed (status 400 and above).
+        #[arg(long)]
+        failed: bool,
+        /// One JSON record per line instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Lifecycle events of the local outbox.
+    #[command(subcommand)]
+    Events(EventsCommand),
+    /// Manage a tenant's webhook: `serve` POSTs its events there, signed with HMAC-SHA256.
+    #[command(subcommand)]
+    Webhook(WebhookCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum WebhookCommand {
+    /// Set the webhook URL (http://) and print its new signing secret, once.
+    Set { tenant: String, url: String },
+    /// Print the webhook URL (never the secret).
+    Show { tenant: String },
+    /// Stop delivering to a webhook.
+    Delete { tenant: String },
+}
+
+#[derive(Debug, Subcommand)]
+enum EventsCommand {
+    /// Print a tenant's events, oldest first; with --follow, keep printing new ones.
+    Tail {
+        tenant: String,
+        /// From when: an RFC 3339 time, a day or an age (30m, 12h, 7d).
+        #[arg(long, default_value = "1d")]
+        since: String,
+        /// Poll for new events every 500 ms until interrupted.
+        #[arg(long)]
+        follow: bool,
+        /// The events as JSON, one per line (with attribute values).
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -69,6 +122,9 @@ enum TenantCommand {
         /// (docs/dialects.md); `strict` answers anything else with a SCIM error.
         #[arg(long, value_enum)]
         dialect: Option<DialectArg>,
+        /// Days the audit log keeps each record (default 90).
+        #[arg(long, value_parser = clap::value_parser!(u16).range(1..))]
+        log_retention_days: Option<u16>,
     },
 }
 
@@ -109,12 +165,139 @@ async fn main() -> anyhow::Result<()> {
         .init();
     let cli = Cli::parse();
     match cli.command {
-        Command::Serve { addr, public_url } => {
-            serve(cli.store.open().await?, addr, public_url).await
+        Command::Serve {
+            addr,
+            public_url,
+            operator_token,
+        } => serve(cli.store.open().await?, addr, public_url, operator_token).await,
+        Command::EmergencyLogout { tenant, user } => {
+            let service =
+                Service::new(cli.store.open().await?, Limits::default()).with_outbox(None);
+            let client = scimctl::webhook::client();
+            let r = scimctl::admin::emergency_logout(&service, &client, &tenant, &user, "scimctl")
+                .await?;
+            eprintln!(
+                "user {user} of tenant '{tenant}' logged out: deactivated, removed from {} \
+                 groups; webhook: {} ({:.1} ms)",
+                r.event
+                    .changes
+                    .iter()
+                    .find(|c| c.attribute == "groups")
+                    .map_or(0, |c| c.removed.len()),
+                r.webhook,
+                r.elapsed.as_secs_f64() * 1000.0
+            );
+            println!("{}", serde_json::to_string(&r.event)?);
+            Ok(())
         }
         Command::Tenant(cmd) => tenant_command(cli.store.open().await?, cmd).await,
         Command::Token(cmd) => token_command(cli.store.open().await?, cmd).await,
         Command::Table(TableCommand::Create) => create_table(&cli.store).await,
+        Command::Log {
+            tenant,
+            since,
+            failed,
+            json,
+        } => log(cli.store.open().await?, &tenant, &since, failed, json).await,
+        Command::Events(EventsCommand::Tail {
+            tenant,
+            since,
+            follow,
+            json,
+        }) => events_tail(cli.store.open().await?, &tenant, &since, follow, json).await,
+        Command::Webhook(cmd) => webhook_command(cli.store.open().await?, cmd).await,
+    }
+}
+
+async fn webhook_command(
+    store: Arc<dyn scim_shared::store::Store>,
+    cmd: WebhookCommand,
+) -> anyhow::Result<()> {
+    use scim_shared::webhook;
+    match cmd {
+        WebhookCommand::Set { tenant, url } => {
+            if tenant::get_tenant(&*store, &tenant).await?.is_none() {
+                bail!("tenant '{tenant}' does not exist");
+            }
+            let hook = webhook::set(&*store, &tenant, &url).await?;
+            eprintln!(
+                "tenant '{tenant}' delivers events to {}; verify X-Scim-Signature with this \
+                 secret (shown only this once):",
+                hook.url
+            );
+            println!("{}", hook.secret);
+        }
+        WebhookCommand::Show { tenant } => match webhook::get(&*store, &tenant).await? {
+            Some(hook) => println!("{}", hook.url),
+            None => eprintln!("tenant '{tenant}' has no webhook"),
+        },
+        WebhookCommand::Delete { tenant } => {
+            webhook::delete(&*store, &tenant).await?;
+            eprintln!("tenant '{tenant}' has no webhook now");
+        }
+    }
+    Ok(())
+}
+
+fn since(s: &str) -> anyhow::Result<time::OffsetDateTime> {
+    report::parse_since(s, time::OffsetDateTime::now_utc()).with_context(|| {
+        format!("--since '{s}': give an RFC 3339 time, a day (2026-11-23) or an age (30m, 12h, 7d)")
+    })
+}
+
+async fn log(
+    store: Arc<dyn scim_shared::store::Store>,
+    tenant: &str,
+    since_arg: &str,
+    failed: bool,
+    json: bool,
+) -> anyhow::Result<()> {
+    let from = since(since_arg)?;
+    let mut records =
+        scim_shared::audit::read(&*store, tenant, from, time::OffsetDateTime::now_utc()).await?;
+    records.retain(|r| !failed || r.failed());
+    if json {
+        for r in &records {
+            println!("{}", serde_json::to_string(r)?);
+        }
+    } else {
+        print!("{}", report::log_table(&records));
+    }
+    Ok(())
+}
+
+async fn events_tail(
+    store: Arc<dyn scim_shared::store::Store>,
+    tenant: &str,
+    since_arg: &str,
+    follow: bool,
+    json: bool,
+) -> anyhow::Result<()> {
+    let mut from = since(since_arg)?;
+    let mut seen: Option<String> = None;
+    loop {
+        let now = time::OffsetDateTime::now_utc();
+        for stored in scim_shared::outbox::read(&*store, tenant, from, now).await? {
+            if seen.as_ref().is_some_and(|s| stored.position <= *s) {
+                continue;
+            }
+            if json {
+                println!("{}", serde_json::to_string(&stored.event)?);
+            } else {
+                println!("{}", report::event_line(&stored.event));
+            }
+            seen = Some(stored.position);
+        }
+        if !follow {
+            return Ok(());
+        }
+        // Re-read from a little before the last poll: items of the same millisecond may land
+        // after it; `seen` keeps them from printing twice.
+        from = now - time::Duration::seconds(2);
+        tokio::select! {
+            () = tokio::time::sleep(std::time::Duration::from_millis(500)) => {}
+            () = shutdown_signal() => return Ok(()),
+        }
     }
 }
 
@@ -132,6 +315,7 @@ async fn serve(
     store: Arc<dyn scim_shared::store::Store>,
     addr: SocketAddr,
     public_url: Option<String>,
+    operator_token: Option<String>,
 ) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(addr)
         .await
@@ -149,13 +333,19 @@ async fn serve(
         println!("The token is shown only this once; `scimctl token issue default` makes another.");
     }
     eprintln!("scimctl serving {tenant_url}");
-    let service = Arc::new(Service::new(store, Limits::default()));
-    server::serve(
-        listener,
-        server::app(service, public_url),
-        shutdown_signal(),
-    )
-    .await?;
+    let operator_token = match operator_token {
+        Some(t) => t,
+        None => {
+            let t = scimctl::admin::generate_token()?;
+            println!("Operator token (admin API, this run only): {t}");
+            t
+        }
+    };
+    let sink = scimctl::webhook::WebhookSink::spawn(store.clone(), Default::default());
+    let service = Arc::new(Service::new(store, Limits::default()).with_outbox(Some(sink)));
+    let app = scimctl::admin::router(service.clone(), &operator_token)
+        .merge(server::app(service, public_url));
+    server::serve(listener, app, shutdown_signal()).await?;
     eprintln!("scimctl stopped");
     Ok(())
 }
@@ -214,17 +404,31 @@ async fn tenant_command(
             tenant::delete_tenant(&*store, &tenant).await?;
             eprintln!("deleted tenant '{tenant}' with {n} resources");
         }
-        TenantCommand::Set { tenant, dialect } => {
-            let Some(dialect) = dialect else {
+        TenantCommand::Set {
+            tenant,
+            dialect,
+            log_retention_days,
+        } => {
+            if dialect.is_none() && log_retention_days.is_none() {
                 bail!("nothing to set; give a setting such as --dialect strict");
-            };
+            }
             let current = tenant::get_tenant(&*store, &tenant)
                 .await?
                 .with_context(|| format!("tenant '{tenant}' does not exist"))?;
             let mut settings = current.settings;
-            settings.dialect = dialect.into();
+            if let Some(d) = dialect {
+                settings.dialect = d.into();
+            }
+            if let Some(days) = log_retention_days {
+                settings.log_retention_days = days;
+            }
             let t = tenant::set_settings(&*store, &tenant, settings).await?;
-            eprintln!("tenant '{}': dialect {}", t.id, t.settings.dialect.as_str());
+            eprintln!(
+                "tenant '{}': dialect {}, audit log retention {} days",
+                t.id,
+                t.settings.dialect.as_str(),
+                t.settings.log_retention_days
+            );
         }
     }
     Ok(())

@@ -3,6 +3,9 @@
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
+/// A point in time (UTC), as the clock gives it.
+pub type Time = OffsetDateTime;
+
 /// Now, truncated to milliseconds so that stored and returned timestamps agree.
 pub fn now() -> OffsetDateTime {
     let t = OffsetDateTime::now_utc();
@@ -12,6 +15,25 @@ pub fn now() -> OffsetDateTime {
 /// Formats a timestamp as RFC 3339 (`2026-11-23T09:00:00.123Z`).
 pub fn format(t: OffsetDateTime) -> String {
     t.format(&Rfc3339).unwrap_or_default()
+}
+
+/// Formats a timestamp for sort keys: RFC 3339 in UTC with exactly three fractional digits, so
+/// that string order is time order (`2026-11-23T09:00:00.000Z`).
+pub fn format_sortable(t: OffsetDateTime) -> String {
+    let f = time::macros::format_description!(
+        "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z"
+    );
+    t.to_offset(time::UtcOffset::UTC)
+        .format(&f)
+        .unwrap_or_default()
+}
+
+/// The UTC day of a timestamp (`2026-11-23`): the partition of day-keyed logs.
+pub fn day(t: OffsetDateTime) -> String {
+    let f = time::macros::format_description!("[year]-[month]-[day]");
+    t.to_offset(time::UtcOffset::UTC)
+        .format(&f)
+        .unwrap_or_default()
 }
 
 /// Parses an RFC 3339 / xsd:dateTime value.
@@ -29,5 +51,8 @@ mod tests {
         assert_eq!(parse_datetime(&format(t)), Some(t));
         assert!(parse_datetime("2011-05-13T04:42:34Z").is_some());
         assert!(parse_datetime("yesterday").is_none());
+        let t = parse_datetime("2026-01-02T03:04:05Z").expect("t");
+        assert_eq!(format_sortable(t), "2026-01-02T03:04:05.000Z");
+        assert_eq!(day(t), "2026-01-02");
     }
 }

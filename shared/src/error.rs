@@ -26,6 +26,15 @@ pub enum ScimError {
     TooMany(String),
     #[error("{0}")]
     Uniqueness(String),
+    /// RFC 9865: a cursor that is malformed, forged, or for another tenant or query.
+    #[error("{0}")]
+    InvalidCursor(String),
+    /// RFC 9865: a cursor past its lifetime.
+    #[error("{0}")]
+    ExpiredCursor(String),
+    /// RFC 9865: a `count` the service does not accept with cursors.
+    #[error("{0}")]
+    InvalidCount(String),
     #[error("{0}")]
     InvalidVersion(String),
     #[error("{0}")]
@@ -59,6 +68,9 @@ impl ScimError {
             | Self::Mutability(_)
             | Self::NoTarget(_)
             | Self::TooMany(_)
+            | Self::InvalidCursor(_)
+            | Self::ExpiredCursor(_)
+            | Self::InvalidCount(_)
             | Self::InvalidVersion(_) => 400,
             Self::Unauthorized(_) => 401,
             Self::NotFound(_) => 404,
@@ -84,6 +96,9 @@ impl ScimError {
             Self::NoTarget(_) => "noTarget",
             Self::TooMany(_) => "tooMany",
             Self::Uniqueness(_) => "uniqueness",
+            Self::InvalidCursor(_) => "invalidCursor",
+            Self::ExpiredCursor(_) => "expiredCursor",
+            Self::InvalidCount(_) => "invalidCount",
             Self::InvalidVersion(_) => "invalidVers",
             _ => return None,
         })

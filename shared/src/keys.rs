@@ -102,6 +102,29 @@ pub fn edge_group(edge: &Key) -> Option<&str> {
     edge.sk.strip_prefix(GROUP_PREFIX)
 }
 
+/// The partition of a tenant's audit log for one UTC day (`2026-11-23`); sort key
+/// `{time}#{request id}`.
+pub fn audit_log(t: &str, day: &str) -> String {
+    format!("T#{t}#LOG#{day}")
+}
+
+/// The partition of a tenant's local event outbox for one UTC day; sort key
+/// `{time}#{request id}#{n}`.
+pub fn outbox(t: &str, day: &str) -> String {
+    format!("T#{t}#EVT#{day}")
+}
+
+/// The partition of a tenant's listing checkpoints of one kind: sort key `{position:010}`, body
+/// the id at that position of the listing index (deep index paging, `ops::list`).
+pub fn listing_checkpoints(t: &str, kind: ResourceKind) -> String {
+    format!("{}#CKP", listing(t, kind))
+}
+
+/// A tenant's webhook (URL and signing secret) for local event delivery.
+pub fn webhook(t: &str) -> Key {
+    Key::new(format!("T#{t}#HOOK"), ITEM)
+}
+
 /// Attributes whose values are unique per tenant, each with its own marker item.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Unique {
@@ -177,11 +200,14 @@ mod tests {
             member_edge("a", ResourceKind::User, "u", "g"),
             member_edge_gsi("a", "g", "u"),
             Unique::UserName.marker("a", "Bob"),
+            webhook("a"),
         ];
         for k in keys {
             assert!(k.pk.starts_with("T#a#"), "{k:?}");
         }
         assert!(listing("a", ResourceKind::User).starts_with("T#a#"));
+        assert!(audit_log("a", "2026-01-01").starts_with("T#a#"));
+        assert!(outbox("a", "2026-01-01").starts_with("T#a#"));
     }
 
     #[test]

@@ -2,13 +2,16 @@
 //! tests. Entry points translate their request type into [`http::ScimRequest`], call
 //! [`service::Service::handle`], and translate the [`http::ScimResponse`] back.
 
+pub mod audit;
 pub mod clock;
 pub mod dialect;
 pub mod error;
 pub mod filter;
 pub mod http;
 pub mod keys;
+pub mod lifecycle;
 pub mod ops;
+pub mod outbox;
 pub mod patch;
 pub mod resource;
 pub mod router;
@@ -16,5 +19,6 @@ pub mod schema;
 pub mod service;
 pub mod store;
 pub mod tenant;
+pub mod webhook;
 
 pub use error::{ScimError, ScimResult};

@@ -6,10 +6,14 @@
 use std::sync::Arc;
 use std::time::Instant;
 
+use crate::audit::{self, AuditRecord};
+use crate::clock;
 use crate::dialect::{self, Rule};
 use crate::error::{ScimError, ScimResult};
 use crate::http::{ScimRequest, ScimResponse};
+use crate::lifecycle::{self, Change, Event, Origin};
 use crate::ops::{self, Ctx, Limits};
+use crate::outbox::{self, EventSink};
 use crate::router::{Matched, Operation, route_request};
 use crate::store::{Metered, Store, Usage};
 use crate::tenant::{self, Dialect, Principal, TenantSettings};
@@ -18,6 +22,15 @@ use crate::tenant::{self, Dialect, Principal, TenantSettings};
 pub struct Service {
     store: Arc<dyn Store>,
     limits: Limits,
+    /// Where lifecycle events go besides the returned [`Outcome`]: the local outbox (and its
+    /// sink). `None` on AWS, where the table's stream carries changes to the events Lambda.
+    outbox: Option<Outbox>,
+}
+
+/// The local outbox: events are stored as items and handed to an optional sink (webhook).
+#[derive(Debug, Clone)]
+struct Outbox {
+    sink: Option<Arc<dyn EventSink>>,
 }
 
 /// A handled request: the response and what it cost.
@@ -29,6 +42,14 @@ pub struct Outcome {
     /// Names of the dialect rules that rewrote the request (see [`crate::dialect`]), in the order
     /// they first fired; empty for strict RFC requests and for tenants in the `strict` dialect.
     pub rules: Vec<&'static str>,
+    /// Time-ordered id of the request (UUID v7), as the audit log and the outbox key it.
+    pub request_id: String,
+    /// What the request changed, one entry per resource written.
+    pub changes: Vec<Change>,
+    /// The lifecycle events of `changes` (see [`crate::lifecycle::diff`]).
+    pub events: Vec<Event>,
+    /// Store usage of recording the request (audit record, outbox), apart from `usage`.
+    pub recording: Usage,
 }
 
 /// Whom a request is handled for: a tenant and its settings, as authentication found them.
@@ -60,7 +81,18 @@ impl<'a> From<&'a str> for Caller<'a> {
 
 impl Service {
     pub fn new(store: Arc<dyn Store>, limits: Limits) -> Self {
-        Service { store, limits }
+        Service {
+            store,
+            limits,
+            outbox: None,
+        }
+    }
+
+    /// Stores every request's lifecycle events in the local outbox and passes them to `sink`
+    /// (if any) once stored. For `scimctl serve`; the AWS functions leave it off.
+    pub fn with_outbox(mut self, sink: Option<Arc<dyn EventSink>>) -> Self {
+        self.outbox = Some(Outbox { sink });
+        self
     }
 
     pub fn store(&self) -> &Arc<dyn Store> {
@@ -105,13 +137,15 @@ impl Service {
             base_url: &req.base_url,
             limits: &self.limits,
         };
+        let resource_id = routed.as_ref().ok().and_then(|m| m.id.clone());
         let result = match routed {
             Ok(m) => self.dispatch(&ctx, m.operation, m.id.as_deref(), req).await,
             Err(e) => Err(e),
         };
-        let response = result.unwrap_or_else(|e| ScimResponse::error(&e));
+        let (response, changes) = result.unwrap_or_else(|e| (ScimResponse::error(&e), Vec::new()));
         let usage = metered.usage();
         let rules: Vec<&'static str> = fired.into_iter().map(Rule::name).collect();
+        let latency_us = started.elapsed().as_micros() as u64;
         let dialect_rules = rules.join(",");
         tracing::info!(
             tenant,
@@ -125,7 +159,7 @@ impl Service {
                 .and_then(|v| v.as_str()),
             dialect = caller.settings.dialect.as_str(),
             dialect_rules = (!dialect_rules.is_empty()).then_some(dialect_rules.as_str()),
-            latency_us = started.elapsed().as_micros() as u64,
+            latency_us,
             store_calls = usage.calls,
             items_read = usage.items_read,
             items_written = usage.items_written,
@@ -133,11 +167,175 @@ impl Service {
             write_units = usage.write_units,
             "scim request"
         );
-        Outcome {
+        let recorder = Metered::new(self.store.clone());
+        let mut outcome = Outcome {
             response,
             operation,
             usage,
             rules,
+            request_id: uuid::Uuid::now_v7().to_string(),
+            changes,
+            events: Vec::new(),
+            recording: Usage::default(),
+        };
+        if operation.is_some_and(is_provisioning) {
+            let at = clock::now();
+            let actor = format!("idp:{}", caller.settings.dialect.as_str());
+            self.record(
+                &recorder,
+                caller,
+                &mut outcome,
+                resource_id,
+                latency_us,
+                &actor,
+                at,
+            )
+            .await;
+        }
+        outcome.recording = recorder.usage();
+        outcome
+    }
+
+    /// Emergency Logout of a user by an operator (`actor`, e.g. `scimctl`): deactivates it and
+    /// removes its group memberships in one step ([`ops::emergency_logout`]), writes the audit
+    /// record (operation `EmergencyLogout`) and the outbox item, and returns the emergency
+    /// leaver. The caller delivers it synchronously before answering; it is not handed to the
+    /// outbox's sink, which would deliver it a second time.
+    pub async fn emergency_logout(
+        &self,
+        caller: Caller<'_>,
+        user_id: &str,
+        actor: &str,
+    ) -> ScimResult<Event> {
+        let started = Instant::now();
+        let metered = Metered::new(self.store.clone());
+        let ctx = Ctx {
+            tenant: caller.tenant,
+            store: &metered,
+            base_url: "",
+            limits: &self.limits,
+        };
+        let result = ops::emergency_logout(&ctx, user_id).await;
+        let at = clock::now();
+        let time = clock::format(at);
+        let request_id = uuid::Uuid::now_v7().to_string();
+        let (status, scim_type, attributes) = match &result {
+            Ok(l) => (200, None, lifecycle::changed_attributes(&l.user)),
+            Err(e) => {
+                let body = e.to_body();
+                let t = body
+                    .get("scimType")
+                    .and_then(|v| v.as_str())
+                    .map(str::to_string);
+                (e.status(), t, Vec::new())
+            }
+        };
+        let record = AuditRecord {
+            time: clock::format_sortable(at),
+            request_id: request_id.clone(),
+            tenant: caller.tenant.to_string(),
+            operation: "EmergencyLogout".into(),
+            resource_id: Some(user_id.to_string()),
+            status,
+            scim_type,
+            latency_us: started.elapsed().as_micros() as u64,
+            store_calls: metered.usage().calls,
+            rules: Vec::new(),
+            attributes,
+            actor: actor.to_string(),
+        };
+        let retention = caller.settings.log_retention_days;
+        if let Err(e) = audit::write(&*self.store, &record, at, retention).await {
+            tracing::error!(tenant = caller.tenant, error = %e, "audit record not written");
+        }
+        let logout = result?;
+        let origin = Origin {
+            tenant: caller.tenant,
+            actor,
+            time: &time,
+        };
+        let event = lifecycle::emergency_leaver(origin, &logout.user, &logout.groups);
+        if self.outbox.is_some() {
+            let events = std::slice::from_ref(&event);
+            if let Err(e) =
+                outbox::write(&*self.store, caller.tenant, &request_id, at, events).await
+            {
+                tracing::error!(tenant = caller.tenant, error = %e, "event not stored in the outbox");
+            }
+        }
+        tracing::warn!(
+            tenant = caller.tenant,
+            operation = "EmergencyLogout",
+            groups_left = logout.groups.len(),
+            "emergency logout"
+        );
+        Ok(event)
+    }
+
+    /// Turns a provisioning request's changes into events, writes its audit record (one single
+    /// put) and, locally, its events to the outbox. A recording failure is logged and does not
+    /// change the response: the resource write has happened.
+    #[allow(clippy::too_many_arguments)]
+    async fn record(
+        &self,
+        store: &dyn Store,
+        caller: Caller<'_>,
+        outcome: &mut Outcome,
+        resource_id: Option<String>,
+        latency_us: u64,
+        actor: &str,
+        at: time::OffsetDateTime,
+    ) {
+        let tenant = caller.tenant;
+        let time = clock::format(at);
+        let origin = Origin {
+            tenant,
+            actor,
+            time: &time,
+        };
+        outcome.events = outcome
+            .changes
+            .iter()
+            .flat_map(|c| lifecycle::diff(origin, c))
+            .collect();
+        let body = outcome.response.body.as_ref();
+        let record = AuditRecord {
+            time: clock::format_sortable(at),
+            request_id: outcome.request_id.clone(),
+            tenant: tenant.to_string(),
+            operation: outcome.operation.map_or("unrouted", Operation::name).into(),
+            resource_id: resource_id.or_else(|| outcome.changes.first().map(|c| c.id.clone())),
+            status: outcome.response.status,
+            scim_type: body
+                .and_then(|b| b.get("scimType"))
+                .and_then(|v| v.as_str())
+                .map(str::to_string),
+            latency_us,
+            store_calls: outcome.usage.calls,
+            rules: outcome.rules.iter().map(|r| r.to_string()).collect(),
+            attributes: outcome
+                .changes
+                .iter()
+                .flat_map(lifecycle::changed_attributes)
+                .collect(),
+            actor: actor.to_string(),
+        };
+        if let Err(e) = audit::write(store, &record, at, caller.settings.log_retention_days).await {
+            tracing::error!(tenant, error = %e, "audit record not written");
+        }
+        let Some(out) = &self.outbox else {
+            return;
+        };
+        if outcome.events.is_empty() {
+            return;
+        }
+        match outbox::write(store, tenant, &outcome.request_id, at, &outcome.events).await {
+            Ok(()) => {
+                if let Some(sink) = &out.sink {
+                    sink.publish(tenant, outcome.events.clone());
+                }
+            }
+            Err(e) => tracing::error!(tenant, error = %e, "events not stored in the outbox"),
         }
     }
 
@@ -169,7 +367,7 @@ impl Service {
         op: Operation,
         id: Option<&str>,
         req: &ScimRequest,
-    ) -> ScimResult<ScimResponse> {
+    ) -> ScimResult<(ScimResponse, Vec<Change>)> {
         if req.body.len() > self.limits.max_payload_bytes {
             return Err(ScimError::PayloadTooLarge(format!(
                 "the request body exceeds maxPayloadSize ({} bytes)",
@@ -177,19 +375,35 @@ impl Service {
             )));
         }
         let id = || id.ok_or_else(|| ScimError::NotFound("no resource id in the path".into()));
-        match op {
-            Operation::Create(kind) => ops::create(ctx, kind, req).await,
-            Operation::Get(kind) => ops::get(ctx, kind, id()?, req).await,
-            Operation::List(kind) => ops::list(ctx, kind, req).await,
-            Operation::Replace(kind) => ops::replace(ctx, kind, id()?, req).await,
-            Operation::Patch(kind) => ops::patch(ctx, kind, id()?, req).await,
-            Operation::Delete(kind) => ops::delete(ctx, kind, id()?, req).await,
-            Operation::Search(kind) => ops::search(ctx, kind, req).await,
-            Operation::ServiceProviderConfig => Ok(ops::service_provider_config(ctx)),
-            Operation::ListSchemas => Ok(ops::schemas(ctx)),
-            Operation::GetSchema => ops::schema(ctx, id()?),
-            Operation::ListResourceTypes => Ok(ops::resource_types(ctx)),
-            Operation::GetResourceType => ops::resource_type(ctx, id()?),
-        }
+        let changed = |r: (ScimResponse, Option<Change>)| (r.0, r.1.into_iter().collect());
+        let unchanged = |r: ScimResponse| (r, Vec::new());
+        Ok(match op {
+            Operation::Create(kind) => {
+                let (r, c) = ops::create(ctx, kind, req).await?;
+                (r, vec![c])
+            }
+            Operation::Get(kind) => unchanged(ops::get(ctx, kind, id()?, req).await?),
+            Operation::List(kind) => unchanged(ops::list(ctx, kind, req).await?),
+            Operation::Replace(kind) => changed(ops::replace(ctx, kind, id()?, req).await?),
+            Operation::Patch(kind) => changed(ops::patch(ctx, kind, id()?, req).await?),
+            Operation::Delete(kind) => {
+                let (r, c) = ops::delete(ctx, kind, id()?, req).await?;
+                (r, vec![c])
+            }
+            Operation::Search(kind) => unchanged(ops::search(ctx, kind, req).await?),
+            Operation::ServiceProviderConfig => unchanged(ops::service_provider_config(ctx)),
+            Operation::ListSchemas => unchanged(ops::schemas(ctx)),
+            Operation::GetSchema => unchanged(ops::schema(ctx, id()?)?),
+            Operation::ListResourceTypes => unchanged(ops::resource_types(ctx)),
+            Operation::GetResourceType => unchanged(ops::resource_type(ctx, id()?)?),
+        })
     }
+}
+
+/// Whether an operation provisions (writes users or groups): those are audited.
+fn is_provisioning(op: Operation) -> bool {
+    matches!(
+        op,
+        Operation::Create(_) | Operation::Replace(_) | Operation::Patch(_) | Operation::Delete(_)
+    )
 }

@@ -73,10 +73,27 @@ impl Dialect {
 /// Per-tenant settings. They are stored on the tenant item and copied onto each of its token
 /// items, so that authentication, which reads the token item anyway, yields them at no extra
 /// store read; [`set_settings`] changes both in one transaction.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TenantSettings {
     #[serde(default)]
     pub dialect: Dialect,
+    /// Days the audit log keeps a record (DynamoDB TTL); absent in records stored before the
+    /// setting existed, which read as the default.
+    #[serde(default = "default_log_retention_days")]
+    pub log_retention_days: u16,
+}
+
+fn default_log_retention_days() -> u16 {
+    crate::audit::DEFAULT_RETENTION_DAYS
+}
+
+impl Default for TenantSettings {
+    fn default() -> Self {
+        TenantSettings {
+            dialect: Dialect::default(),
+            log_retention_days: default_log_retention_days(),
+        }
+    }
 }
 
 /// An authenticated caller: the tenant a Secret Token belongs to and the tenant's settings.
@@ -454,6 +471,7 @@ mod tests {
         let (before, _) = issue_token(&store, "acme").await.expect("token");
         let strict = TenantSettings {
             dialect: Dialect::Strict,
+            ..TenantSettings::default()
         };
         let tenant = set_settings(&store, "acme", strict).await.expect("set");
         assert_eq!(tenant.settings, strict);
@@ -487,6 +505,7 @@ mod tests {
         )
         .expect("old token");
         assert_eq!(token.settings.dialect, Dialect::Auto);
+        assert_eq!(token.settings.log_retention_days, 90);
         assert_eq!(token.info.tenant, "acme");
     }
 

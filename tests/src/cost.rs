@@ -20,13 +20,15 @@ pub struct Row {
     pub operation: String,
     pub status: u16,
     pub usage: Usage,
+    /// The audit record written for the request (provisioning requests only).
+    pub recording: Usage,
 }
 
 impl Row {
     /// Dollars per million such requests.
     pub fn usd_per_million(&self) -> f64 {
-        self.usage.read_units * USD_PER_MILLION_READ_UNITS
-            + self.usage.write_units * USD_PER_MILLION_WRITE_UNITS
+        (self.usage.read_units + self.recording.read_units) * USD_PER_MILLION_READ_UNITS
+            + (self.usage.write_units + self.recording.write_units) * USD_PER_MILLION_WRITE_UNITS
     }
 }
 
@@ -78,6 +80,7 @@ impl Recorder<'_> {
             operation: operation.to_string(),
             status: out.response.status,
             usage: out.usage,
+            recording: out.recording,
         });
         out.response.body
     }
@@ -236,8 +239,8 @@ pub async fn measure(srv: &TestServer, group_size: usize, progress: &dyn Fn(usiz
 /// The rows as the Markdown table of docs/cost.md.
 pub fn markdown(rows: &[Row]) -> String {
     let mut out = String::from(
-        "| request | store calls | items read / written | read units | write units | USD per million |\n\
-         |---|---|---|---|---|---|\n",
+        "| request | store calls | items read / written | read units | write units | audit record write units | USD per million |\n\
+         |---|---|---|---|---|---|---|\n",
     );
     for row in rows {
         let u = &row.usage;
@@ -254,13 +257,14 @@ pub fn markdown(rows: &[Row]) -> String {
             }
         }
         out.push_str(&format!(
-            "| {} | {} | {} / {} | {} | {} | {:.2} |\n",
+            "| {} | {} | {} / {} | {} | {} | {} | {:.2} |\n",
             row.operation,
             calls.join(", "),
             u.items_read,
             u.items_written,
             u.read_units,
             u.write_units,
+            row.recording.write_units,
             row.usd_per_million()
         ));
     }

@@ -2,6 +2,7 @@
 //! SCIM client. Each test gets its own server, so tests never share data.
 
 pub mod cost;
+pub mod receiver;
 pub mod replay;
 
 use std::sync::Arc;
@@ -19,6 +20,8 @@ pub const USER_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
 pub const GROUP_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:Group";
 pub const ENTERPRISE: &str = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
 pub const PATCH_OP: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
+/// The operator token of every test server's admin API.
+pub const OPERATOR_TOKEN: &str = "op_test_operator_token";
 
 /// The store backend the tests run against: `SCIM_TEST_BACKEND=dynamodb` selects a DynamoDB
 /// table on the endpoint in `AWS_ENDPOINT_URL` (the emulator tests/run.sh starts); anything else
@@ -74,13 +77,34 @@ impl TestServer {
 
     /// Starts a server on a free loopback port over the given store.
     pub async fn with_store(store: Arc<dyn Store>, limits: Limits) -> TestServer {
-        let service = Arc::new(Service::new(store.clone(), limits));
+        let service = Service::new(store.clone(), limits).with_outbox(None);
+        Self::with_service(store, service).await
+    }
+
+    /// Starts a server configured as the Lambda functions are: no local outbox, so a request's
+    /// recording cost is its audit record alone.
+    pub async fn as_on_aws() -> TestServer {
+        let store = fresh_store().await;
+        Self::with_service(store.clone(), Service::new(store, Limits::default())).await
+    }
+
+    /// Starts a server that delivers events to tenants' webhooks, as `scimctl serve` does.
+    pub async fn with_webhooks(retry: scimctl::webhook::Retry) -> TestServer {
+        let store = fresh_store().await;
+        let sink = scimctl::webhook::WebhookSink::spawn(store.clone(), retry);
+        let service = Service::new(store.clone(), Limits::default()).with_outbox(Some(sink));
+        Self::with_service(store, service).await
+    }
+
+    async fn with_service(store: Arc<dyn Store>, service: Service) -> TestServer {
+        let service = Arc::new(service);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind");
         let addr = listener.local_addr().expect("addr");
         let (stop, stopped) = oneshot::channel::<()>();
-        let app = scimctl::server::app(service.clone(), None);
+        let app = scimctl::admin::router(service.clone(), OPERATOR_TOKEN)
+            .merge(scimctl::server::app(service.clone(), None));
         tokio::spawn(scimctl::server::serve(listener, app, async {
             let _ = stopped.await;
         }));
@@ -115,6 +139,11 @@ impl TestServer {
             req.body = b.to_string().into_bytes();
         }
         self.service.handle("acme", &req).await
+    }
+
+    /// The server's root URL (the admin API lives under `/admin`).
+    pub fn root(&self) -> &str {
+        self.base.trim_end_matches(scimctl::server::BASE_PATH)
     }
 
     /// A client for a second tenant of the same server.

@@ -26,6 +26,7 @@ async fn strict_tenant(srv: &TestServer) -> Scim {
     let client = srv.tenant("strict-co").await;
     let strict = TenantSettings {
         dialect: Dialect::Strict,
+        ..TenantSettings::default()
     };
     tenant::set_settings(&*srv.store, "strict-co", strict)
         .await
@@ -131,6 +132,7 @@ async fn settings_cost_no_store_read_beyond_the_token_lookup() {
         tenant: "strict-co".into(),
         settings: TenantSettings {
             dialect: Dialect::Strict,
+            ..TenantSettings::default()
         },
     };
     let req = ScimRequest::new(Method::Get, format!("/Users/{strict_id}"), srv.base.clone());

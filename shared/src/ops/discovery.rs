@@ -35,6 +35,15 @@ pub fn service_provider_config(ctx: &Ctx<'_>) -> ScimResponse {
             "filter": {"supported": true, "maxResults": ctx.limits.max_results},
             "changePassword": {"supported": false},
             "sort": {"supported": true},
+            // RFC 9865 §5: both paging methods; cursors last cursorTimeout seconds.
+            "pagination": {
+                "cursor": true,
+                "index": true,
+                "defaultPaginationMethod": "index",
+                "defaultPageSize": 100,
+                "maxPageSize": ctx.limits.max_results,
+                "cursorTimeout": super::cursor::CURSOR_TIMEOUT_SECONDS,
+            },
             "etag": {"supported": true},
             "authenticationSchemes": [{
                 "type": "oauthbearertoken",

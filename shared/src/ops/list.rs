@@ -4,12 +4,21 @@
 //! lookups. Without a filter or sort, pages are read from the per-tenant listing index and the
 //! total comes from the tenant's counter. Any other filter reads the listing index page by page,
 //! at most `max_filter_scan` resources, and answers 400 tooMany above that bound.
+//!
+//! Index paging (`startIndex`) far into a listing starts from a *checkpoint*: an item that
+//! records which id sits at every 1,000th position of the listing index, written by the first
+//! read that passes it and kept for [`CHECKPOINT_TTL_SECONDS`]; a page then reads at most
+//! 1,000 + count index entries whatever its startIndex. Deletes move later positions up, so for
+//! up to that TTL after a delete a deep index page may be off by the number of deletes before
+//! it; cursors (RFC 9865, `cursor` + `count`, see [`super::cursor`]) have no such drift and are
+//! the way to walk a large listing.
 
 use std::cmp::Ordering;
 
 use serde_json::{Value, json};
 
 use super::Ctx;
+use super::cursor::{self, Scope};
 use super::members;
 use super::resources::{derived, load};
 use super::stored::Stored;
@@ -19,13 +28,19 @@ use crate::http::{ScimRequest, ScimResponse};
 use crate::keys::{self, Unique};
 use crate::resource::Projection;
 use crate::schema::{AttrPath, AttrType, ResourceKind, ResourceType};
-use crate::store::{Index, MAX_BATCH_GET, Query};
+use crate::store::{
+    Condition, Index, Item, Key, MAX_BATCH_GET, MAX_TRANSACTION_WRITES, PageKey, Query, Write,
+};
 
 pub const LIST_RESPONSE_SCHEMA: &str = "urn:ietf:params:scim:api:messages:2.0:ListResponse";
 pub const SEARCH_REQUEST_SCHEMA: &str = "urn:ietf:params:scim:api:messages:2.0:SearchRequest";
 
 /// Page size when reading the listing index.
 const INDEX_PAGE: usize = 1000;
+/// Distance between two checkpoints of a listing index.
+const CHECKPOINT_STRIDE: usize = 1000;
+/// How long a checkpoint is used after it was written.
+pub const CHECKPOINT_TTL_SECONDS: i64 = 600;
 
 /// A list or search request, whichever way it arrived.
 #[derive(Debug, Clone)]
@@ -39,9 +54,14 @@ struct ListParams {
     projection: Projection,
     /// `attributes` named explicitly (derived multi-valued attributes are listed only then).
     explicit: bool,
+    /// RFC 9865 cursor paging: `Some("")` for the first page, `Some(cursor)` after it.
+    cursor: Option<String>,
+    /// filter, sortBy and sortOrder as given: what a cursor is bound to.
+    query_text: String,
 }
 
 impl ListParams {
+    #[allow(clippy::too_many_arguments)]
     fn new(
         ctx: &Ctx<'_>,
         filter: Option<&str>,
@@ -50,7 +70,33 @@ impl ListParams {
         start_index: Option<i64>,
         count: Option<i64>,
         projection: Projection,
+        cursor: Option<&str>,
     ) -> ScimResult<ListParams> {
+        let query_text = format!(
+            "{}\n{}\n{}",
+            filter.unwrap_or_default(),
+            sort_by.unwrap_or_default(),
+            sort_order.unwrap_or_default()
+        );
+        if cursor.is_some() {
+            if let Some(c) = count.filter(|&c| c < 0 || c > ctx.limits.max_results as i64) {
+                return Err(ScimError::InvalidCount(format!(
+                    "count {c} is outside 0..={} (pagination.maxPageSize)",
+                    ctx.limits.max_results
+                )));
+            }
+            if start_index.is_some() {
+                return Err(ScimError::InvalidValue(
+                    "startIndex and cursor exclude each other".into(),
+                ));
+            }
+            if sort_by.is_some_and(|s| !s.is_empty()) {
+                return Err(ScimError::InvalidValue(
+                    "sortBy is not supported with cursor paging; cursors follow creation order"
+                        .into(),
+                ));
+            }
+        }
         let filter = match filter.map(str::trim).filter(|f| !f.is_empty()) {
             Some(f) => Some(filter::parse(f)?),
             None => None,
@@ -83,6 +129,8 @@ impl ListParams {
             count,
             projection,
             explicit,
+            cursor: cursor.map(str::to_string),
+            query_text,
         })
     }
 
@@ -104,6 +152,7 @@ impl ListParams {
             int("startIndex")?,
             int("count")?,
             Projection::new(req.param("attributes"), req.param("excludedAttributes")),
+            req.param("cursor"),
         )
     }
 
@@ -157,6 +206,7 @@ impl ListParams {
             int("startIndex")?,
             int("count")?,
             Projection::new(attributes.as_deref(), excluded.as_deref()),
+            text("cursor")?.as_deref(),
         )
     }
 }
@@ -191,6 +241,9 @@ async fn respond(
     kinds: &[ResourceKind],
     params: &ListParams,
 ) -> ScimResult<ScimResponse> {
+    if params.cursor.is_some() {
+        return respond_cursor(ctx, kinds, params).await;
+    }
     let mut total = 0;
     let mut page: Vec<Stored> = Vec::new();
     // Offset into the concatenation of the kinds' results.
@@ -212,19 +265,7 @@ async fn respond(
         total += n;
         page.extend(items);
     }
-    let mut resources = Vec::with_capacity(page.len());
-    for stored in &page {
-        let d = if params.explicit {
-            derived(ctx, stored, &params.projection).await?
-        } else {
-            None
-        };
-        resources.push(stored.render(
-            ctx,
-            d.as_ref().map(|(n, v)| (*n, v.clone())),
-            &params.projection,
-        ));
-    }
+    let resources = render(ctx, params, &page).await?;
     Ok(ScimResponse::json(
         200,
         json!({
@@ -301,6 +342,148 @@ async fn select(
     }
     let n = matches.len();
     Ok((n, matches.into_iter().skip(skip).take(count).collect()))
+}
+
+/// The resources of a page as the client asked for them.
+async fn render(ctx: &Ctx<'_>, params: &ListParams, page: &[Stored]) -> ScimResult<Vec<Value>> {
+    let mut resources = Vec::with_capacity(page.len());
+    for stored in page {
+        let d = if params.explicit {
+            derived(ctx, stored, &params.projection).await?
+        } else {
+            None
+        };
+        resources.push(stored.render(
+            ctx,
+            d.as_ref().map(|(n, v)| (*n, v.clone())),
+            &params.projection,
+        ));
+    }
+    Ok(resources)
+}
+
+/// A page of cursor paging (RFC 9865): the matches after the cursor's last id, in id order, and
+/// `nextCursor` when more follow. `totalResults` is given when it is known without a scan.
+async fn respond_cursor(
+    ctx: &Ctx<'_>,
+    kinds: &[ResourceKind],
+    params: &ListParams,
+) -> ScimResult<ScimResponse> {
+    let &[kind] = kinds else {
+        return Err(ScimError::InvalidValue(
+            "cursor paging needs one resource type: search /Users or /Groups".into(),
+        ));
+    };
+    let rt = ResourceType::of(kind);
+    if let Some(f) = &params.filter {
+        f.validate(rt)?;
+    }
+    let key = cursor::signing_key(ctx.store).await?;
+    let scope = Scope {
+        tenant: ctx.tenant,
+        resource_type: rt.name,
+        query: &params.query_text,
+    };
+    let now = crate::clock::now().unix_timestamp();
+    let after = match params.cursor.as_deref() {
+        None | Some("") => None,
+        Some(c) => Some(cursor::decode(&key, scope, c, now)?),
+    };
+    let (total, page, more) = select_after(ctx, kind, params, after.as_deref()).await?;
+    let resources = render(ctx, params, &page).await?;
+    let mut body = json!({
+        "schemas": [LIST_RESPONSE_SCHEMA],
+        "itemsPerPage": resources.len(),
+        "Resources": resources,
+    });
+    if let Some(total) = total {
+        body["totalResults"] = Value::from(total);
+    }
+    if let (true, Some(last)) = (more, page.last()) {
+        let next = cursor::encode(&key, scope, &last.id, now + cursor::CURSOR_TIMEOUT_SECONDS);
+        body["nextCursor"] = Value::from(next);
+    }
+    Ok(ScimResponse::json(200, body))
+}
+
+/// Up to `count` matches with ids after `after`, in id order, whether more follow, and the total
+/// number of matches when known without a scan.
+async fn select_after(
+    ctx: &Ctx<'_>,
+    kind: ResourceKind,
+    params: &ListParams,
+    after: Option<&str>,
+) -> ScimResult<(Option<usize>, Vec<Stored>, bool)> {
+    let rt = ResourceType::of(kind);
+    let count = params.count;
+    let answered_by_key = params
+        .filter
+        .as_ref()
+        .is_some_and(|f| key_lookup(kind, f).is_some() || membership_lookup(kind, f).is_some());
+    if answered_by_key
+        || params
+            .filter
+            .as_ref()
+            .is_some_and(|f| references(f, derived_attribute(kind)))
+    {
+        let (total, mut all) = select(ctx, kind, params, 0, usize::MAX).await?;
+        all.sort_by(|a, b| a.id.cmp(&b.id));
+        let rest: Vec<Stored> = all
+            .into_iter()
+            .filter(|s| after.is_none_or(|a| s.id.as_str() > a))
+            .collect();
+        let more = rest.len() > count;
+        return Ok((Some(total), rest.into_iter().take(count).collect(), more));
+    }
+    let total = match params.filter {
+        None => Some(
+            ctx.store
+                .get(&keys::counter(ctx.tenant, kind))
+                .await?
+                .map_or(0, |i| i.count.max(0) as usize),
+        ),
+        Some(_) => None,
+    };
+    let listing = keys::listing(ctx.tenant, kind);
+    let mut q = Query::new(Index::Gsi1, listing.clone(), "", INDEX_PAGE);
+    q.start_after = after.map(|id| PageKey {
+        key: keys::resource(ctx.tenant, kind, id),
+        gsi1: Some(Key::new(listing.clone(), id)),
+    });
+    let mut out = Vec::with_capacity(count);
+    let mut seen = 0;
+    loop {
+        // One more than the page, to know whether another page follows.
+        q.limit = match params.filter {
+            None => (count + 1 - out.len()).min(INDEX_PAGE),
+            Some(_) => INDEX_PAGE,
+        };
+        let page = ctx.store.query(&q).await?;
+        seen += page.items.len();
+        for item in &page.items {
+            let stored = Stored::from_item(kind, item)?;
+            if params
+                .filter
+                .as_ref()
+                .is_none_or(|f| f.matches(rt, &stored.served(ctx, None)))
+            {
+                if out.len() == count {
+                    return Ok((total, out, true));
+                }
+                out.push(stored);
+            }
+        }
+        if seen > ctx.limits.max_filter_scan && page.next.is_some() {
+            return Err(ScimError::TooMany(format!(
+                "this page would examine more than {} resources; filter by id, userName, externalId or displayName with eq",
+                ctx.limits.max_filter_scan
+            )));
+        }
+        match page.next {
+            Some(n) => q.start_after = Some(n),
+            None => return Ok((total, out, false)),
+        }
+    }
 }
 
 /// Which unique-attribute lookup answers a filter: a top-level `eq`, or one side of an `and`.
@@ -428,28 +611,106 @@ async fn lookup(
     }
 }
 
-/// Reads `count` resources after skipping `skip`, in listing (creation) order.
+/// Reads `count` resources after skipping `skip`, in listing (creation) order, starting from
+/// the nearest checkpoint at or before position `skip` and recording the checkpoints it passes.
 async fn read_listing(
     ctx: &Ctx<'_>,
     kind: ResourceKind,
-    mut skip: usize,
+    skip: usize,
     count: usize,
 ) -> ScimResult<Vec<Stored>> {
-    let mut q = Query::new(Index::Gsi1, keys::listing(ctx.tenant, kind), "", INDEX_PAGE);
+    let listing = keys::listing(ctx.tenant, kind);
+    let now = crate::clock::now().unix_timestamp();
+    let mut q = Query::new(Index::Gsi1, listing.clone(), "", INDEX_PAGE);
+    // Position (1-based) of the last item before the next one read.
+    let mut position = 0;
+    if skip >= CHECKPOINT_STRIDE
+        && let Some((at, id)) = checkpoint_before(ctx, kind, skip, now).await?
+    {
+        position = at;
+        q.start_after = Some(PageKey {
+            key: keys::resource(ctx.tenant, kind, &id),
+            gsi1: Some(Key::new(listing.clone(), id)),
+        });
+    }
     let mut out = Vec::with_capacity(count);
+    let mut passed = Vec::new();
+    let from = position;
     loop {
-        q.limit = (skip + count - out.len()).min(INDEX_PAGE);
+        q.limit = (skip + count - position).min(INDEX_PAGE);
         let page = ctx.store.query(&q).await?;
         for item in &page.items {
-            if skip > 0 {
-                skip -= 1;
-            } else if out.len() < count {
+            position += 1;
+            if position % CHECKPOINT_STRIDE == 0
+                && position > from
+                && let Some(g) = &item.gsi1
+            {
+                passed.push((position, g.sk.clone()));
+            }
+            if position > skip && out.len() < count {
                 out.push(Stored::from_item(kind, item)?);
             }
         }
         match page.next {
             Some(n) if out.len() < count => q.start_after = Some(n),
-            _ => return Ok(out),
+            _ => break,
+        }
+    }
+    record_checkpoints(ctx, kind, &passed, now).await;
+    Ok(out)
+}
+
+/// The sort key of the checkpoint at a position.
+fn checkpoint_sk(position: usize) -> String {
+    format!("{position:010}")
+}
+
+/// The live checkpoint with the highest position at or before `skip`: (position, id there).
+async fn checkpoint_before(
+    ctx: &Ctx<'_>,
+    kind: ResourceKind,
+    skip: usize,
+    now: i64,
+) -> ScimResult<Option<(usize, String)>> {
+    let pk = keys::listing_checkpoints(ctx.tenant, kind);
+    let mut q = Query::new(Index::Primary, pk.clone(), "", 1);
+    q.forward = false;
+    q.start_after = Some(PageKey {
+        key: Key::new(pk, checkpoint_sk(skip + 1)),
+        gsi1: None,
+    });
+    let page = ctx.store.query(&q).await?;
+    Ok(page.items.into_iter().find_map(|i| {
+        let live = i.expires_at.is_none_or(|t| t > now);
+        let at = i.key.sk.parse::<usize>().ok()?;
+        (live && !i.body.is_empty()).then_some((at, i.body))
+    }))
+}
+
+/// Writes checkpoints (position, id) with a TTL. A failure only costs a later request a longer
+/// read, so it is logged and not returned.
+async fn record_checkpoints(
+    ctx: &Ctx<'_>,
+    kind: ResourceKind,
+    passed: &[(usize, String)],
+    now: i64,
+) {
+    let pk = keys::listing_checkpoints(ctx.tenant, kind);
+    for chunk in passed.chunks(MAX_TRANSACTION_WRITES) {
+        let writes = chunk
+            .iter()
+            .map(|(at, id)| Write::Put {
+                item: Item {
+                    key: Key::new(pk.clone(), checkpoint_sk(*at)),
+                    body: id.clone(),
+                    expires_at: Some(now + CHECKPOINT_TTL_SECONDS),
+                    ..Item::default()
+                },
+                condition: Condition::None,
+            })
+            .collect();
+        if let Err(e) = ctx.store.transact(writes).await {
+            tracing::warn!(tenant = ctx.tenant, error = %e, "listing checkpoints not written");
         }
     }
 }

@@ -1,13 +1,16 @@
 //! The SCIM operations: pure protocol semantics over the item-level store. Each function takes a
 //! [`Ctx`] (tenant, store, base URL, limits) and the parsed request, and returns a response.
 
+pub mod cursor;
 mod discovery;
+mod emergency;
 mod list;
 mod members;
 mod resources;
 mod stored;
 
 pub use discovery::{resource_type, resource_types, schema, schemas, service_provider_config};
+pub use emergency::{Logout, emergency_logout};
 pub use list::{list, search};
 pub use resources::{create, delete, get, patch, purge_tenant, replace};
 

@@ -9,6 +9,7 @@ use crate::clock;
 use crate::error::{ScimError, ScimResult};
 use crate::http::{ScimRequest, ScimResponse};
 use crate::keys::{self, Unique};
+use crate::lifecycle::Change;
 use crate::patch;
 use crate::resource::{self, Projection};
 use crate::schema::{Mutability, ResourceKind, ResourceType};
@@ -64,7 +65,7 @@ pub(super) async fn derived(
 
 /// Reads a resource and the edges of the groups it belongs to with one Query of its partition
 /// (the resource item sorts before its membership edges).
-async fn load_with_edges(
+pub(super) async fn load_with_edges(
     ctx: &Ctx<'_>,
     kind: ResourceKind,
     id: &str,
@@ -295,7 +296,7 @@ pub async fn create(
     ctx: &Ctx<'_>,
     kind: ResourceKind,
     req: &ScimRequest,
-) -> ScimResult<ScimResponse> {
+) -> ScimResult<(ScimResponse, Change)> {
     let (mut doc, member_ids) = document_of(kind, req)?;
     let id = uuid::Uuid::now_v7().to_string();
     if let Some(o) = doc.as_object_mut() {
@@ -347,13 +348,17 @@ pub async fn create(
                 .collect(),
         )),
     };
-    Ok(respond_with(
-        ctx,
-        201,
-        &stored,
-        derived,
-        &projection_of(req),
-    ))
+    let change = Change {
+        kind,
+        id: id.clone(),
+        version: stored.version,
+        old: None,
+        new: Some(stored.doc.clone()),
+        members_added: plan.add.into_iter().collect(),
+        members_removed: Vec::new(),
+    };
+    let response = respond_with(ctx, 201, &stored, derived, &projection_of(req));
+    Ok((response, change))
 }
 
 /// GET /Users/{id}, GET /Groups/{id}.
@@ -442,13 +447,15 @@ type Update = (Value, Vec<MemberChange>);
 
 /// Runs an update: load, check If-Match, compute, write with a version condition. Without
 /// If-Match, a concurrent write that won the race makes it recompute from the new state.
+/// Returns the new state, the edges read with the old one, and what changed (`None` when the
+/// request changed nothing).
 async fn update<F>(
     ctx: &Ctx<'_>,
     kind: ResourceKind,
     id: &str,
     req: &ScimRequest,
     compute: F,
-) -> ScimResult<(Stored, Vec<Item>)>
+) -> ScimResult<(Stored, Vec<Item>, Option<Change>)>
 where
     F: Fn(&Stored) -> ScimResult<Update>,
 {
@@ -460,7 +467,7 @@ where
         let edges = members::edge_writes(ctx.tenant, id, &plan);
         let doc_changed = doc != old.doc;
         if !doc_changed && edges.is_empty() {
-            return Ok((old, edges_of_old));
+            return Ok((old, edges_of_old, None));
         }
         // A membership-only change writes its edges first and then the new version; with a
         // document change or an If-Match condition the edges join the version's transaction.
@@ -490,7 +497,22 @@ where
         )];
         primary.extend(marker_writes(ctx, kind, id, Some(&old.doc), Some(&new.doc)));
         match commit(ctx, primary, edges, order).await {
-            Ok(()) => return Ok((new, edges_of_old)),
+            Ok(()) => {
+                let change = Change {
+                    kind,
+                    id: id.to_string(),
+                    version: new.version,
+                    old: Some(old.doc),
+                    new: Some(new.doc.clone()),
+                    members_removed: plan
+                        .remove
+                        .into_iter()
+                        .filter(|(m, _)| !plan.add.contains_key(m))
+                        .collect(),
+                    members_added: plan.add.into_iter().collect(),
+                };
+                return Ok((new, edges_of_old, Some(change)));
+            }
             Err(e) => retry_after(e, req)?,
         }
     }
@@ -503,10 +525,10 @@ pub async fn replace(
     kind: ResourceKind,
     id: &str,
     req: &ScimRequest,
-) -> ScimResult<ScimResponse> {
+) -> ScimResult<(ScimResponse, Option<Change>)> {
     let (doc, member_ids) = document_of(kind, req)?;
     let rt = ResourceType::of(kind);
-    let (stored, edges) = update(ctx, kind, id, req, |old| {
+    let (stored, edges, change) = update(ctx, kind, id, req, |old| {
         check_immutable(rt, &old.doc, &doc)?;
         let mut doc = doc.clone();
         // meta and id are kept from the stored document by `update`; compare like for like.
@@ -526,7 +548,8 @@ pub async fn replace(
         Ok((doc, changes))
     })
     .await?;
-    respond_updated(ctx, &stored, &edges, &projection_of(req)).await
+    let response = respond_updated(ctx, &stored, &edges, &projection_of(req)).await?;
+    Ok((response, change))
 }
 
 /// PATCH /Users/{id}, PATCH /Groups/{id} (RFC 7644 §3.5.2). A group PATCH answers 204 unless the
@@ -536,14 +559,14 @@ pub async fn patch(
     kind: ResourceKind,
     id: &str,
     req: &ScimRequest,
-) -> ScimResult<ScimResponse> {
+) -> ScimResult<(ScimResponse, Option<Change>)> {
     let ops = patch::parse_request(&req.json()?)?;
     let (doc_ops, changes) = match kind {
         ResourceKind::Group => members::split_ops(ops)?,
         ResourceKind::User => (ops, Vec::new()),
     };
     let rt = ResourceType::of(kind);
-    let (stored, edges) = update(ctx, kind, id, req, |old| {
+    let (stored, edges, change) = update(ctx, kind, id, req, |old| {
         let mut doc = old.doc.clone();
         if !doc_ops.is_empty() {
             patch::apply(rt, &mut doc, &doc_ops)?;
@@ -558,9 +581,10 @@ pub async fn patch(
         let mut r = ScimResponse::empty(204);
         r.etag = Some(stored.etag());
         r.location = Some(stored.location(ctx.base_url));
-        return Ok(r);
+        return Ok((r, change));
     }
-    respond_updated(ctx, &stored, &edges, &projection).await
+    let response = respond_updated(ctx, &stored, &edges, &projection).await?;
+    Ok((response, change))
 }
 
 /// The 200 response of an update: a user's groups come from the edges read with it.
@@ -601,12 +625,23 @@ pub async fn delete(
     kind: ResourceKind,
     id: &str,
     req: &ScimRequest,
-) -> ScimResult<ScimResponse> {
+) -> ScimResult<(ScimResponse, Change)> {
     for _ in 0..MAX_UPDATE_ATTEMPTS {
         let (stored, edges) = load_with_edges(ctx, kind, id).await?;
         check_if_match(req, &stored)?;
         match delete_stored(ctx, &stored, edges).await {
-            Ok(()) => return Ok(ScimResponse::empty(204)),
+            Ok(()) => {
+                let change = Change {
+                    kind,
+                    id: stored.id,
+                    version: stored.version + 1,
+                    old: Some(stored.doc),
+                    new: None,
+                    members_added: Vec::new(),
+                    members_removed: Vec::new(),
+                };
+                return Ok((ScimResponse::empty(204), change));
+            }
             Err(e) => retry_after(e, req)?,
         }
     }

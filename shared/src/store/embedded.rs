@@ -1,10 +1,16 @@
 //! The embedded backend: one redb database (a file, or memory for tests) holding the same items
 //! the DynamoDB table holds. A redb write transaction is serializable and durable on commit, which
 //! gives the conditional, all-or-nothing semantics of TransactWriteItems.
+//!
+//! Writes are *group-committed*: transactions that arrive while a commit is in progress wait for
+//! it, then the next one to take the commit lock applies all of them, each checked and applied
+//! on its own as if alone and in arrival order, in one redb transaction with one fsync. A caller
+//! hears back only after the commit that holds its writes is on disk, so an acknowledged write
+//! survives a crash; a failed condition cancels only its own transaction.
 
 use std::ops::Bound;
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 
 use async_trait::async_trait;
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
@@ -35,6 +41,80 @@ const PREFIX_END: char = char::MAX;
 #[derive(Debug, Clone)]
 pub struct EmbeddedStore {
     db: Arc<Database>,
+    commits: Arc<GroupCommit>,
+}
+
+/// Transactions waiting for a commit, and the lock the committing caller holds.
+#[derive(Debug, Default)]
+struct GroupCommit {
+    queue: Mutex<Vec<Pending>>,
+    commit: Mutex<()>,
+}
+
+/// One transaction waiting in the queue, and where its outcome goes.
+#[derive(Debug)]
+struct Pending {
+    writes: Vec<Write>,
+    outcome: Arc<OnceLock<Result<(), StoreError>>>,
+}
+
+/// Locks a mutex whose data stays consistent even if a holder panicked (the queue and the unit).
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+impl GroupCommit {
+    /// Queues `writes` and returns once a commit holding them is durable (or has failed).
+    /// Blocking: runs on the blocking pool.
+    fn submit(&self, db: &Database, writes: Vec<Write>) -> Result<(), StoreError> {
+        let outcome = Arc::new(OnceLock::new());
+        lock(&self.queue).push(Pending {
+            writes,
+            outcome: Arc::clone(&outcome),
+        });
+        let _leader = lock(&self.commit);
+        // A commit that ran while this caller waited for the lock may have taken its writes.
+        if let Some(r) = outcome.get() {
+            return r.clone();
+        }
+        let batch = std::mem::take(&mut *lock(&self.queue));
+        commit_batch(db, &batch);
+        outcome
+            .get()
+            .cloned()
+            .unwrap_or_else(|| Err(StoreError::Backend("the write was not committed".into())))
+    }
+}
+
+/// Applies every pending transaction in one redb transaction and commits once. A transaction
+/// whose condition fails writes nothing (conditions are checked before any write of it); a
+/// backend failure fails the whole batch.
+fn commit_batch(db: &Database, batch: &[Pending]) {
+    let fail_all = |e: StoreError| {
+        for p in batch {
+            let _ = p.outcome.set(Err(e.clone()));
+        }
+    };
+    let txn = match db.begin_write() {
+        Ok(t) => t,
+        Err(e) => return fail_all(backend(e)),
+    };
+    let mut results = Vec::with_capacity(batch.len());
+    for p in batch {
+        match apply(&txn, &p.writes) {
+            Err(StoreError::Backend(e)) => {
+                let _ = txn.abort();
+                return fail_all(StoreError::Backend(e));
+            }
+            r => results.push(r),
+        }
+    }
+    if let Err(e) = txn.commit() {
+        return fail_all(backend(e));
+    }
+    for (p, r) in batch.iter().zip(results) {
+        let _ = p.outcome.set(r);
+    }
 }
 
 fn backend<E: std::fmt::Display>(e: E) -> StoreError {
@@ -60,7 +140,10 @@ impl EmbeddedStore {
         txn.open_table(ITEMS).map_err(backend)?;
         txn.open_table(GSI1).map_err(backend)?;
         txn.commit().map_err(backend)?;
-        Ok(EmbeddedStore { db: Arc::new(db) })
+        Ok(EmbeddedStore {
+            db: Arc::new(db),
+            commits: Arc::default(),
+        })
     }
 }
 
@@ -205,19 +288,10 @@ impl Store for EmbeddedStore {
 
     async fn transact(&self, writes: Vec<Write>) -> Result<(), StoreError> {
         check_transaction(&writes)?;
-        let db = Arc::clone(&self.db);
-        tokio::task::spawn_blocking(move || {
-            let txn = db.begin_write().map_err(backend)?;
-            match apply(&txn, &writes) {
-                Ok(()) => txn.commit().map_err(backend),
-                Err(e) => {
-                    txn.abort().map_err(backend)?;
-                    Err(e)
-                }
-            }
-        })
-        .await
-        .map_err(backend)?
+        let (db, commits) = (Arc::clone(&self.db), Arc::clone(&self.commits));
+        tokio::task::spawn_blocking(move || commits.submit(&db, writes))
+            .await
+            .map_err(backend)?
     }
 
     async fn query(&self, q: &Query) -> Result<Page, StoreError> {

@@ -13,7 +13,7 @@ async fn main() -> anyhow::Result<()> {
         .map(|a| a.parse())
         .transpose()?
         .unwrap_or(100_000);
-    let srv = TestServer::start().await;
+    let srv = TestServer::as_on_aws().await;
     let bar = indicatif::ProgressBar::new(members as u64)
         .with_message("creating the large group's users");
     let rows = cost::measure(&srv, members, &|n| bar.set_position(n as u64)).await;
@@ -24,7 +24,9 @@ async fn main() -> anyhow::Result<()> {
          (`shared/src/store/metered.rs`): item sizes rounded as DynamoDB rounds them (reads per\n\
          4 KB, strongly consistent except GSI queries at half; writes per 1 KB; a call with several\n\
          writes is a transaction and counts double). Deletes are counted as one write unit each.\n\
-         The token check (one GetItem, cached by the API Gateway authorizer) is not included.\n"
+         Every provisioning request also writes its audit record (one PutItem, shown apart and\n\
+         included in the price). The token check (one GetItem, cached by the API Gateway\n\
+         authorizer) is not included.\n"
     );
     println!(
         "Prices: on-demand, US East (N. Virginia), ${USD_PER_MILLION_READ_UNITS} per million read\n\

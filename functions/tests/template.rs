@@ -1,0 +1,446 @@
+//! template.yaml agrees with the code: its routes are the router's table, each route reaches the
+//! function that serves its operation, every function is built the same way from its own
+//! binary, the table is the one `create_table` makes, and API Gateway's own answers are SCIM
+//! errors.
+
+mod support;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::{Arc, Mutex};
+
+use scim_functions::adapter::BASE_PATH;
+use scim_functions::{AUTHORIZER_BINARY, FUNCTIONS, Function};
+use scim_shared::router::ROUTES;
+use serde_json::{Value as Json, json};
+use serde_yaml_ng::Value as Yaml;
+use support::{at, functions, http, render, resources, str_at, strings, template};
+
+/// (METHOD, path) of every API event in the template, with the binary it invokes.
+fn template_routes(t: &Yaml) -> Vec<(String, String, String)> {
+    let mut out = Vec::new();
+    for (id, binary, f) in functions(t) {
+        let Some(events) = at(f, &["Properties", "Events"]).and_then(Yaml::as_mapping) else {
+            continue;
+        };
+        for (name, event) in events {
+            let name = render(name);
+            assert_eq!(str_at(event, &["Type"]), Some("Api"), "{id}.{name}");
+            assert_eq!(
+                at(event, &["Properties", "RestApiId"])
+                    .map(render)
+                    .as_deref(),
+                Some("${Api}"),
+                "{id}.{name} must be on the API"
+            );
+            let method = str_at(event, &["Properties", "Method"])
+                .expect("Method")
+                .to_ascii_uppercase();
+            let path = str_at(event, &["Properties", "Path"]).expect("Path");
+            out.push((method, path.to_string(), binary.clone()));
+        }
+    }
+    out
+}
+
+fn router_routes() -> BTreeSet<(String, String)> {
+    ROUTES
+        .iter()
+        .map(|r| {
+            (
+                r.method.as_str().to_string(),
+                format!("{BASE_PATH}{}", r.path),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn the_api_routes_exactly_the_routers_table() {
+    let t = template();
+    let mut routed = BTreeSet::new();
+    for (method, path, _) in template_routes(&t) {
+        assert!(
+            routed.insert((method.clone(), path.clone())),
+            "{method} {path} is routed twice"
+        );
+    }
+    let expected = router_routes();
+    let missing: Vec<_> = expected.difference(&routed).collect();
+    let extra: Vec<_> = routed.difference(&expected).collect();
+    assert!(
+        missing.is_empty() && extra.is_empty(),
+        "template.yaml and shared/src/router.rs disagree\n  routes missing from the template: {missing:?}\n  routes the router does not know: {extra:?}"
+    );
+}
+
+#[test]
+fn each_route_reaches_the_function_that_serves_its_operation() {
+    let t = template();
+    let mut served: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
+    for (method, path, binary) in template_routes(&t) {
+        let route = ROUTES
+            .iter()
+            .find(|r| r.method.as_str() == method && format!("{BASE_PATH}{}", r.path) == path)
+            .unwrap_or_else(|| panic!("{method} {path} is not in the router's table"));
+        let function = Function::by_binary(&binary)
+            .unwrap_or_else(|| panic!("{binary} is not a function of scim_functions::FUNCTIONS"));
+        assert!(
+            function.serves(route.operation),
+            "{method} {path} ({}) is routed to {binary}, which serves {:?}",
+            route.operation.name(),
+            function.operations
+        );
+        served
+            .entry(function.binary)
+            .or_default()
+            .insert(route.operation.name());
+    }
+    // No function serves an operation that no route brings it.
+    for f in FUNCTIONS {
+        let ops: BTreeSet<&str> = f.operations.iter().map(|o| o.name()).collect();
+        assert_eq!(
+            served.get(f.binary),
+            Some(&ops),
+            "{} serves operations the template does not route to it",
+            f.binary
+        );
+    }
+}
+
+#[test]
+fn every_function_is_its_own_binary_built_by_cargo_lambda() {
+    let t = template();
+    let mut binaries: Vec<String> = functions(&t).into_iter().map(|(_, b, _)| b).collect();
+    binaries.sort();
+    let mut expected: Vec<String> = FUNCTIONS.iter().map(|f| f.binary.to_string()).collect();
+    expected.push(AUTHORIZER_BINARY.to_string());
+    expected.sort();
+    assert_eq!(binaries, expected);
+    for (id, binary, f) in functions(&t) {
+        assert_eq!(
+            str_at(f, &["Metadata", "BuildMethod"]),
+            Some("rust-cargolambda"),
+            "{id}"
+        );
+        let source = support::repo_root().join(format!("functions/src/bin/{binary}.rs"));
+        assert!(source.is_file(), "{id}: no {}", source.display());
+        for inherited in ["Runtime", "Handler", "Architectures", "CodeUri"] {
+            assert!(
+                at(f, &["Properties", inherited]).is_none(),
+                "{id} overrides the global {inherited}"
+            );
+        }
+    }
+}
+
+#[test]
+fn functions_run_bootstrap_on_al2023_built_from_the_workspace_root_for_a_chosen_architecture() {
+    let t = template();
+    let g = at(&t, &["Globals", "Function"]).expect("Globals.Function");
+    assert_eq!(str_at(g, &["Runtime"]), Some("provided.al2023"));
+    assert_eq!(str_at(g, &["Handler"]), Some("bootstrap"));
+    assert_eq!(str_at(g, &["CodeUri"]), Some("."));
+    assert_eq!(strings(g.get("Architectures")), ["${Architecture}"]);
+    let arch = at(&t, &["Parameters", "Architecture"]).expect("Architecture parameter");
+    assert_eq!(str_at(arch, &["Default"]), Some("arm64"));
+    assert_eq!(strings(arch.get("AllowedValues")), ["arm64", "x86_64"]);
+    assert_eq!(
+        at(
+            g,
+            &["Environment", "Variables", scim_functions::TABLE_NAME_ENV]
+        )
+        .map(render),
+        Some("${Table}".to_string())
+    );
+    assert!(
+        at(
+            g,
+            &["Environment", "Variables", scim_functions::PUBLIC_URL_ENV]
+        )
+        .is_some()
+    );
+}
+
+#[test]
+fn every_function_logs_to_its_own_group_with_a_retention() {
+    let t = template();
+    let groups: BTreeMap<String, &Yaml> =
+        resources(&t, "AWS::Logs::LogGroup").into_iter().collect();
+    for (id, binary, f) in functions(&t) {
+        let group = at(f, &["Properties", "LoggingConfig", "LogGroup"])
+            .map(render)
+            .unwrap_or_else(|| panic!("{id} has no LoggingConfig.LogGroup"));
+        let group_id = group.trim_start_matches("${").trim_end_matches('}');
+        let g = groups
+            .get(group_id)
+            .unwrap_or_else(|| panic!("{id}: no log group {group_id}"));
+        assert_eq!(
+            at(g, &["Properties", "RetentionInDays"])
+                .map(render)
+                .as_deref(),
+            Some("${LogRetentionDays}"),
+            "{group_id}"
+        );
+        assert!(
+            at(g, &["Properties", "LogGroupName"])
+                .map(render)
+                .is_some_and(|n| n.ends_with(&format!("/{binary}"))),
+            "{group_id} is named after {binary}"
+        );
+    }
+}
+
+#[test]
+fn the_authorizer_is_a_cached_request_authorizer_on_the_authorization_header() {
+    let t = template();
+    let auth = at(&t, &["Resources", "Api", "Properties", "Auth"]).expect("Api Auth");
+    let name = str_at(auth, &["DefaultAuthorizer"]).expect("a default authorizer on every route");
+    let a = at(auth, &["Authorizers", name]).expect("the default authorizer");
+    assert_eq!(
+        at(a, &["FunctionArn"]).map(render).as_deref(),
+        Some("${AuthorizerFunction.Arn}")
+    );
+    assert_eq!(str_at(a, &["FunctionPayloadType"]), Some("REQUEST"));
+    assert_eq!(strings(at(a, &["Identity", "Headers"])), ["Authorization"]);
+    assert_eq!(
+        at(a, &["Identity", "ReauthorizeEvery"])
+            .map(render)
+            .as_deref(),
+        Some("${AuthorizerCacheTtl}")
+    );
+    let ttl = at(&t, &["Parameters", "AuthorizerCacheTtl"]).expect("the TTL parameter");
+    assert_eq!(at(ttl, &["Default"]).map(render).as_deref(), Some("300"));
+    assert_eq!(
+        str_at(support::function(&t, AUTHORIZER_BINARY), &["Type"]),
+        Some("AWS::Serverless::Function")
+    );
+}
+
+#[test]
+fn the_api_is_a_throttled_rest_api() {
+    let t = template();
+    let api = at(&t, &["Resources", "Api"]).expect("Api");
+    assert_eq!(str_at(api, &["Type"]), Some("AWS::Serverless::Api"));
+    let settings = at(api, &["Properties", "MethodSettings"])
+        .and_then(Yaml::as_sequence)
+        .and_then(|s| s.first())
+        .expect("MethodSettings");
+    assert_eq!(str_at(settings, &["ResourcePath"]), Some("/*"));
+    assert_eq!(str_at(settings, &["HttpMethod"]), Some("*"));
+    for (setting, parameter) in [
+        ("ThrottlingRateLimit", "ThrottlingRateLimit"),
+        ("ThrottlingBurstLimit", "ThrottlingBurstLimit"),
+    ] {
+        assert_eq!(
+            at(settings, &[setting]).map(render),
+            Some(format!("${{{parameter}}}"))
+        );
+        assert!(at(&t, &["Parameters", parameter]).is_some());
+    }
+}
+
+/// A gateway response's body with its `$context` variables filled in, as API Gateway would.
+fn gateway_body(template: &str) -> Json {
+    let filled = template.replace(
+        "$context.error.messageString",
+        "\"Missing Authentication Token\"",
+    );
+    serde_json::from_str(&filled).unwrap_or_else(|e| panic!("not JSON ({e}): {template}"))
+}
+
+#[test]
+fn api_gateways_own_answers_are_scim_errors() {
+    let t = template();
+    let responses = at(&t, &["Resources", "Api", "Properties", "GatewayResponses"])
+        .and_then(Yaml::as_mapping)
+        .expect("GatewayResponses");
+    let expected = [
+        ("UNAUTHORIZED", "401"),
+        ("ACCESS_DENIED", "403"),
+        // What a REST API answers for a path or method it has no route for.
+        ("MISSING_AUTHENTICATION_TOKEN", "404"),
+        ("REQUEST_TOO_LARGE", "413"),
+        ("THROTTLED", "429"),
+        ("DEFAULT_4XX", "400"),
+        ("DEFAULT_5XX", "500"),
+    ];
+    for (kind, _) in expected {
+        assert!(
+            responses.contains_key(kind),
+            "no gateway response for {kind}"
+        );
+    }
+    for (kind, r) in responses {
+        let kind = render(kind);
+        let status = at(r, &["StatusCode"]).map(render).expect("StatusCode");
+        if let Some((_, s)) = expected.iter().find(|(k, _)| *k == kind) {
+            assert_eq!(&status, s, "{kind}");
+        }
+        assert_eq!(
+            str_at(r, &["ResponseParameters", "Headers", "Content-Type"]),
+            Some("'application/scim+json'"),
+            "{kind}"
+        );
+        let body = gateway_body(
+            str_at(r, &["ResponseTemplates", "application/json"]).expect("a JSON template"),
+        );
+        assert_eq!(
+            body["schemas"],
+            json!(["urn:ietf:params:scim:api:messages:2.0:Error"]),
+            "{kind}"
+        );
+        assert_eq!(body["status"], status.as_str(), "{kind}");
+        assert!(body["detail"].is_string(), "{kind}");
+    }
+    assert_eq!(
+        str_at(
+            responses.get("UNAUTHORIZED").expect("UNAUTHORIZED"),
+            &["ResponseParameters", "Headers", "WWW-Authenticate"]
+        ),
+        Some("'Bearer realm=\"SCIM\"'")
+    );
+}
+
+#[test]
+fn the_output_is_the_tenant_url_base() {
+    let t = template();
+    let url = at(&t, &["Outputs", "TenantUrl", "Value"]).map(render);
+    assert_eq!(
+        url.as_deref(),
+        Some("https://${Api}.execute-api.${AWS::Region}.amazonaws.com/${StageName}/scim/v2")
+    );
+    assert!(url.is_some_and(|u| u.ends_with(BASE_PATH)));
+}
+
+// ---------------------------------------------------------------------------------------------
+// The table
+
+/// What `create_table` asks DynamoDB for: its CreateTable and UpdateTimeToLive requests, caught
+/// by a loopback stub that answers `{}`.
+async fn create_table_requests() -> BTreeMap<String, Json> {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let seen: Arc<Mutex<BTreeMap<String, Json>>> = Arc::default();
+    let log = seen.clone();
+    tokio::spawn(async move {
+        while let Ok((mut socket, _)) = listener.accept().await {
+            let Ok(Some(request)) = http::read_request(&mut socket).await else {
+                continue;
+            };
+            let target = request.header("x-amz-target").unwrap_or_default();
+            let operation = target.rsplit('.').next().unwrap_or_default().to_string();
+            let body = serde_json::from_slice(&request.body).expect("a JSON body");
+            log.lock().expect("lock").insert(operation, body);
+            let json = [("content-type", "application/x-amz-json-1.0")];
+            let _ = http::respond(&mut socket, 200, &json, b"{}").await;
+        }
+    });
+    use aws_sdk_dynamodb::config::{BehaviorVersion, Credentials, Region};
+    let conf = aws_sdk_dynamodb::Config::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .endpoint_url(format!("http://{addr}"))
+        .region(Region::new("eu-west-1"))
+        .credentials_provider(Credentials::new("stub", "stub", None, None, "stub"))
+        .build();
+    let client = aws_sdk_dynamodb::Client::from_conf(conf);
+    scim_shared::store::create_table(&client, "schema-check")
+        .await
+        .expect("create_table against the stub");
+    seen.lock().expect("lock").clone()
+}
+
+/// YAML (with the template's plain values) as JSON, for comparison with the SDK's requests.
+fn json_of(v: &Yaml) -> Json {
+    serde_json::to_value(v).expect("plain YAML converts to JSON")
+}
+
+fn set_of(v: &Json) -> BTreeSet<String> {
+    v.as_array()
+        .expect("a list")
+        .iter()
+        .map(Json::to_string)
+        .collect()
+}
+
+#[tokio::test]
+async fn the_table_is_the_one_create_table_makes() {
+    let requests = create_table_requests().await;
+    let create = &requests["CreateTable"];
+    let ttl = &requests["UpdateTimeToLive"];
+    let t = template();
+    let table = at(&t, &["Resources", "Table"]).expect("Table");
+    assert_eq!(str_at(table, &["Type"]), Some("AWS::DynamoDB::Table"));
+    let p = at(table, &["Properties"]).expect("Properties");
+    let prop = |name: &str| json_of(at(p, &[name]).unwrap_or_else(|| panic!("no {name}")));
+
+    assert_eq!(prop("BillingMode"), create["BillingMode"]);
+    assert_eq!(prop("KeySchema"), create["KeySchema"]);
+    assert_eq!(
+        set_of(&prop("AttributeDefinitions")),
+        set_of(&create["AttributeDefinitions"])
+    );
+    let indexes = |v: &Json| -> BTreeMap<String, (Json, Json)> {
+        v.as_array()
+            .expect("indexes")
+            .iter()
+            .map(|i| {
+                (
+                    i["IndexName"].as_str().expect("IndexName").to_string(),
+                    (
+                        i["KeySchema"].clone(),
+                        i["Projection"]["ProjectionType"].clone(),
+                    ),
+                )
+            })
+            .collect()
+    };
+    assert_eq!(
+        indexes(&prop("GlobalSecondaryIndexes")),
+        indexes(&create["GlobalSecondaryIndexes"])
+    );
+    assert_eq!(create["StreamSpecification"]["StreamEnabled"], true);
+    assert_eq!(
+        prop("StreamSpecification")["StreamViewType"],
+        create["StreamSpecification"]["StreamViewType"]
+    );
+    assert_eq!(
+        prop("TimeToLiveSpecification"),
+        ttl["TimeToLiveSpecification"]
+    );
+}
+
+#[test]
+fn the_table_is_recoverable_encrypted_and_protected_as_the_operator_chooses() {
+    let t = template();
+    let table = at(&t, &["Resources", "Table"]).expect("Table");
+    assert_eq!(str_at(table, &["DeletionPolicy"]), Some("Retain"));
+    let p = at(table, &["Properties"]).expect("Properties");
+    assert_eq!(
+        at(
+            p,
+            &[
+                "PointInTimeRecoverySpecification",
+                "PointInTimeRecoveryEnabled"
+            ]
+        ),
+        Some(&Yaml::Bool(true))
+    );
+    assert_eq!(
+        at(p, &["SSESpecification", "SSEEnabled"]),
+        Some(&Yaml::Bool(true))
+    );
+    let protection = at(p, &["DeletionProtectionEnabled"]).expect("DeletionProtectionEnabled");
+    let condition = match protection {
+        Yaml::Tagged(t) if t.tag == "If" => t.value.get(0).map(render),
+        other => panic!("DeletionProtectionEnabled follows a condition, not {other:?}"),
+    };
+    let condition = condition.expect("a condition name");
+    let cond = at(&t, &["Conditions", &condition]).expect("the condition");
+    assert!(
+        format!("{cond:?}").contains("DeletionProtection"),
+        "{condition} depends on the DeletionProtection parameter"
+    );
+    assert!(at(&t, &["Parameters", "DeletionProtection"]).is_some());
+}

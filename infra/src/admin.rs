@@ -1,0 +1,183 @@
+//! The operator API of `scimctl serve`, apart from SCIM: authenticated by an operator token
+//! (`SCIM_OPERATOR_TOKEN`), never by a tenant's Secret Token.
+//!
+//! `POST /admin/tenants/{tenant}/users/{id}/emergency-logout` deactivates the user, removes its
+//! group memberships, and delivers the emergency `leaver` to the tenant's webhook before it
+//! answers (see [`emergency_logout`], which `scimctl emergency-logout` runs too).
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use scim_shared::ScimError;
+use scim_shared::lifecycle::Event;
+use scim_shared::service::{Caller, Service};
+use scim_shared::{tenant, webhook};
+use serde_json::json;
+
+use crate::webhook::{Retry, deliver_with_retries};
+
+/// The route of Emergency Logout.
+pub const EMERGENCY_LOGOUT_PATH: &str = "/admin/tenants/{tenant}/users/{id}/emergency-logout";
+
+/// Retries of the synchronous delivery: short, because the operator is waiting.
+pub const EMERGENCY_RETRY: Retry = Retry {
+    attempts: 3,
+    first_delay: Duration::from_millis(50),
+    max_delay: Duration::from_millis(200),
+};
+
+/// Why an Emergency Logout did not happen.
+#[derive(Debug, thiserror::Error)]
+pub enum AdminError {
+    #[error(
+        "an 'Authorization: Bearer <operator token>' header with the operator token is required"
+    )]
+    Unauthorized,
+    #[error("tenant '{0}' does not exist")]
+    NoTenant(String),
+    #[error(transparent)]
+    Scim(#[from] ScimError),
+    #[error(transparent)]
+    Tenant(#[from] tenant::TenantError),
+}
+
+/// What an Emergency Logout did.
+#[derive(Debug, Clone)]
+pub struct Report {
+    pub event: Event,
+    /// `delivered`, `no webhook`, or why delivery failed (the user is logged out regardless).
+    pub webhook: String,
+    /// From the start of the logout to the webhook's answer.
+    pub elapsed: Duration,
+}
+
+/// Emergency Logout of one user: the store change, then synchronous delivery of the event.
+pub async fn emergency_logout(
+    service: &Service,
+    client: &reqwest::Client,
+    tenant_id: &str,
+    user_id: &str,
+    actor: &str,
+) -> Result<Report, AdminError> {
+    let started = Instant::now();
+    let store = service.store().clone();
+    let t = tenant::get_tenant(&*store, tenant_id)
+        .await?
+        .ok_or_else(|| AdminError::NoTenant(tenant_id.to_string()))?;
+    let caller = Caller {
+        tenant: &t.id,
+        settings: t.settings,
+    };
+    let event = service.emergency_logout(caller, user_id, actor).await?;
+    let hook = webhook::get(&*store, &t.id)
+        .await
+        .map_err(|e| AdminError::Scim(e.into()))?;
+    let webhook = match hook {
+        None => "no webhook".to_string(),
+        Some(hook) => match deliver_with_retries(client, &hook, &event, EMERGENCY_RETRY).await {
+            Ok(()) => "delivered".to_string(),
+            Err(e) => format!("not delivered: {e}"),
+        },
+    };
+    Ok(Report {
+        event,
+        webhook,
+        elapsed: started.elapsed(),
+    })
+}
+
+/// A random operator token (256 bits from the OS), for a server started without one.
+pub fn generate_token() -> Result<String, tenant::TenantError> {
+    let mut raw = [0u8; 32];
+    getrandom_fill(&mut raw)?;
+    Ok(format!(
+        "op_{}",
+        raw.iter().map(|b| format!("{b:02x}")).collect::<String>()
+    ))
+}
+
+fn getrandom_fill(buf: &mut [u8]) -> Result<(), tenant::TenantError> {
+    getrandom::fill(buf).map_err(|e| tenant::TenantError::Random(e.to_string()))
+}
+
+#[derive(Debug, Clone)]
+struct AdminState {
+    service: Arc<Service>,
+    /// SHA-256 of the operator token, hex.
+    token_hash: String,
+    client: reqwest::Client,
+}
+
+/// The operator routes; merge them with the SCIM app (`server::app`).
+pub fn router(service: Arc<Service>, operator_token: &str) -> Router {
+    Router::new()
+        .route(EMERGENCY_LOGOUT_PATH, post(emergency))
+        .with_state(AdminState {
+            service,
+            token_hash: tenant::token_hash(operator_token),
+            client: crate::webhook::client(),
+        })
+}
+
+fn authorized(state: &AdminState, headers: &HeaderMap) -> bool {
+    let given = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(tenant::bearer)
+        .map(tenant::token_hash);
+    given.is_some_and(|h| {
+        subtle::ConstantTimeEq::ct_eq(h.as_bytes(), state.token_hash.as_bytes()).into()
+    })
+}
+
+async fn emergency(
+    State(state): State<AdminState>,
+    Path((tenant_id, user_id)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Response {
+    if !authorized(&state, &headers) {
+        return error(StatusCode::UNAUTHORIZED, &AdminError::Unauthorized);
+    }
+    match emergency_logout(
+        &state.service,
+        &state.client,
+        &tenant_id,
+        &user_id,
+        "operator",
+    )
+    .await
+    {
+        Ok(r) => json_response(
+            StatusCode::OK,
+            &json!({
+                "event": r.event,
+                "webhook": r.webhook,
+                "elapsedMs": r.elapsed.as_secs_f64() * 1000.0,
+            }),
+        ),
+        Err(AdminError::Scim(e)) => json_response(
+            StatusCode::from_u16(e.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+            &e.to_body(),
+        ),
+        Err(e @ AdminError::NoTenant(_)) => error(StatusCode::NOT_FOUND, &e),
+        Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, &e),
+    }
+}
+
+fn error(status: StatusCode, e: &AdminError) -> Response {
+    json_response(status, &json!({"error": e.to_string()}))
+}
+
+fn json_response(status: StatusCode, body: &serde_json::Value) -> Response {
+    (
+        status,
+        [(header::CONTENT_TYPE, "application/json")],
+        body.to_string(),
+    )
+        .into_response()
+}

@@ -1,0 +1,170 @@
+//! Webhook delivery for `scimctl serve`: each request's events, once stored in the outbox, are
+//! handed to a background task that POSTs them, one event per request and in order, to the
+//! tenant's webhook, signed (see [`scim_shared::webhook`]), retrying with exponential backoff.
+//! The SCIM response never waits: [`WebhookSink::publish`] only queues.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use scim_shared::lifecycle::Event;
+use scim_shared::outbox::EventSink;
+use scim_shared::store::Store;
+use scim_shared::webhook::{self, EVENT_ID_HEADER, SIGNATURE_HEADER, Webhook};
+use tokio::sync::{Semaphore, mpsc};
+
+/// Batches (one per request) waiting for the dispatcher; beyond this, new batches are dropped
+/// from delivery (they stay in the outbox) and a warning is logged.
+const QUEUE: usize = 10_000;
+/// Deliveries in flight at once.
+const CONCURRENCY: usize = 64;
+
+/// When to try a delivery again.
+#[derive(Debug, Clone, Copy)]
+pub struct Retry {
+    /// Attempts in all, the first included.
+    pub attempts: u32,
+    /// Wait before the second attempt; doubles each time up to `max_delay`.
+    pub first_delay: Duration,
+    pub max_delay: Duration,
+}
+
+impl Default for Retry {
+    /// Six attempts over about six seconds: 0.2, 0.4, 0.8, 1.6, 3.2 s apart.
+    fn default() -> Self {
+        Retry {
+            attempts: 6,
+            first_delay: Duration::from_millis(200),
+            max_delay: Duration::from_secs(5),
+        }
+    }
+}
+
+/// Why one delivery attempt failed.
+#[derive(Debug, thiserror::Error)]
+pub enum DeliveryError {
+    #[error("the webhook could not be reached: {0}")]
+    Http(#[from] reqwest::Error),
+    #[error("the webhook answered {0}")]
+    Status(u16),
+}
+
+/// The HTTP client for deliveries: plain HTTP, short timeouts.
+pub fn client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .connect_timeout(Duration::from_secs(2))
+        .timeout(Duration::from_secs(5))
+        .build()
+        .unwrap_or_default()
+}
+
+/// One signed POST of one event; any 2xx is success.
+pub async fn deliver(
+    client: &reqwest::Client,
+    hook: &Webhook,
+    event: &Event,
+) -> Result<(), DeliveryError> {
+    let body = serde_json::to_vec(event).unwrap_or_default();
+    let timestamp = time::OffsetDateTime::now_utc().unix_timestamp();
+    let response = client
+        .post(&hook.url)
+        .header("content-type", "application/json")
+        .header(
+            SIGNATURE_HEADER,
+            webhook::sign(&hook.secret, timestamp, &body),
+        )
+        .header(EVENT_ID_HEADER, &event.id)
+        .body(body)
+        .send()
+        .await?;
+    let status = response.status();
+    if status.is_success() {
+        Ok(())
+    } else {
+        Err(DeliveryError::Status(status.as_u16()))
+    }
+}
+
+/// Delivers one event, retrying with backoff; `Err` with the last failure when every attempt
+/// failed.
+pub async fn deliver_with_retries(
+    client: &reqwest::Client,
+    hook: &Webhook,
+    event: &Event,
+    retry: Retry,
+) -> Result<(), DeliveryError> {
+    let mut delay = retry.first_delay;
+    let mut attempt = 1;
+    loop {
+        match deliver(client, hook, event).await {
+            Ok(()) => return Ok(()),
+            Err(e) if attempt >= retry.attempts => return Err(e),
+            Err(e) => {
+                tracing::debug!(event = %event.id, attempt, error = %e, "webhook retry");
+                tokio::time::sleep(delay).await;
+                delay = (delay * 2).min(retry.max_delay);
+                attempt += 1;
+            }
+        }
+    }
+}
+
+/// The [`EventSink`] of `scimctl serve`: queues each request's events for the dispatcher.
+#[derive(Debug)]
+pub struct WebhookSink {
+    queue: mpsc::Sender<(String, Vec<Event>)>,
+}
+
+impl WebhookSink {
+    /// Starts the dispatcher on the current Tokio runtime.
+    pub fn spawn(store: Arc<dyn Store>, retry: Retry) -> Arc<WebhookSink> {
+        let (queue, batches) = mpsc::channel(QUEUE);
+        tokio::spawn(dispatch(store, client(), retry, batches));
+        Arc::new(WebhookSink { queue })
+    }
+}
+
+impl EventSink for WebhookSink {
+    fn publish(&self, tenant: &str, events: Vec<Event>) {
+        if self.queue.try_send((tenant.to_string(), events)).is_err() {
+            tracing::warn!(tenant, "webhook queue full: events kept in the outbox only");
+        }
+    }
+}
+
+/// Receives batches and delivers each in its own task (at most [`CONCURRENCY`] at once), the
+/// events of one batch in order.
+async fn dispatch(
+    store: Arc<dyn Store>,
+    client: reqwest::Client,
+    retry: Retry,
+    mut batches: mpsc::Receiver<(String, Vec<Event>)>,
+) {
+    let permits = Arc::new(Semaphore::new(CONCURRENCY));
+    while let Some((tenant, events)) = batches.recv().await {
+        let Ok(permit) = permits.clone().acquire_owned().await else {
+            return;
+        };
+        let (store, client) = (store.clone(), client.clone());
+        tokio::spawn(async move {
+            let _permit = permit;
+            let hook = match webhook::get(&*store, &tenant).await {
+                Ok(Some(hook)) => hook,
+                Ok(None) => return,
+                Err(e) => {
+                    tracing::error!(tenant, error = %e, "webhook settings not readable");
+                    return;
+                }
+            };
+            for event in &events {
+                if let Err(e) = deliver_with_retries(&client, &hook, event, retry).await {
+                    tracing::warn!(
+                        tenant,
+                        event = %event.id,
+                        error = %e,
+                        "webhook delivery failed after retries; the event stays in the outbox"
+                    );
+                }
+            }
+        });
+    }
+}

@@ -1,0 +1,90 @@
+//! Emergency Logout: an operator's one-step offboarding of a user. The user is deactivated and
+//! removed from every group (so no access derived from a group survives) in one transaction when
+//! it belongs to at most 99 groups; with more, the group memberships go first in chunks of 100
+//! and the deactivation last, so a failure leaves the user active and the request can be rerun.
+
+use serde_json::Value;
+
+use super::resources::load_with_edges;
+use super::stored::Stored;
+use super::{Ctx, MAX_UPDATE_ATTEMPTS};
+use crate::clock;
+use crate::error::{ScimError, ScimResult};
+use crate::keys;
+use crate::lifecycle::Change;
+use crate::schema::ResourceKind;
+use crate::store::{Condition, MAX_TRANSACTION_WRITES, StoreError, Write};
+
+/// What an Emergency Logout changed: the user (active → false) and the groups it left.
+#[derive(Debug, Clone)]
+pub struct Logout {
+    pub user: Change,
+    /// Ids of the groups the user was removed from.
+    pub groups: Vec<String>,
+}
+
+/// Deactivates a user and removes its group memberships. 404 when the user does not exist.
+pub async fn emergency_logout(ctx: &Ctx<'_>, id: &str) -> ScimResult<Logout> {
+    for _ in 0..MAX_UPDATE_ATTEMPTS {
+        let (old, edges) = load_with_edges(ctx, ResourceKind::User, id).await?;
+        let groups: Vec<String> = edges
+            .iter()
+            .filter_map(|e| keys::edge_group(&e.key).map(str::to_string))
+            .collect();
+        let mut doc = old.doc.clone();
+        if let Some(o) = doc.as_object_mut() {
+            o.insert("active".into(), Value::Bool(false));
+            if let Some(meta) = o.get_mut("meta").and_then(Value::as_object_mut) {
+                meta.insert(
+                    "lastModified".into(),
+                    Value::from(clock::format(clock::now())),
+                );
+            }
+        }
+        let new = Stored {
+            version: old.version + 1,
+            doc,
+            ..old.clone()
+        };
+        let mut deletes: Vec<Write> = edges
+            .into_iter()
+            .map(|e| Write::Delete {
+                key: e.key,
+                condition: Condition::None,
+            })
+            .collect();
+        let inline = if deletes.len() < MAX_TRANSACTION_WRITES {
+            std::mem::take(&mut deletes)
+        } else {
+            Vec::new()
+        };
+        for chunk in deletes.chunks(MAX_TRANSACTION_WRITES) {
+            ctx.store.transact(chunk.to_vec()).await?;
+        }
+        let mut writes = vec![Write::Put {
+            item: new.to_item(ctx.tenant),
+            condition: Condition::VersionIs(old.version),
+        }];
+        writes.extend(inline);
+        match ctx.store.transact(writes).await {
+            Ok(()) => {
+                let user = Change {
+                    kind: ResourceKind::User,
+                    id: id.to_string(),
+                    version: new.version,
+                    old: Some(old.doc),
+                    new: Some(new.doc),
+                    members_added: Vec::new(),
+                    members_removed: Vec::new(),
+                };
+                return Ok(Logout { user, groups });
+            }
+            // The user changed between read and write: read again.
+            Err(StoreError::ConditionFailed { index: 0 }) => continue,
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Err(ScimError::Unavailable(
+        "the user is being changed concurrently; retry".into(),
+    ))
+}
