@@ -156,7 +156,7 @@ async fn a_deep_index_page_reads_from_a_checkpoint_not_from_the_start() {
     // Checkpoints are every 1,000 positions: on DynamoDB Local only correctness is checked.
     let n = match backend() {
         Backend::Embedded => 2300,
-        Backend::DynamoDb => 120,
+        Backend::DynamoDb => 250,
     };
     let ids = users(&srv, n).await;
     let start = n - 150;
