@@ -9,9 +9,9 @@
 # that it does not replace the CI-profile build of tests/run.sh.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-target/deploy}
+deploy_target=target/deploy
 started=$SECONDS
-cargo lambda build --release -p scim-functions
+CARGO_TARGET_DIR=$deploy_target cargo lambda build --release -p scim-functions
 echo "deploy-profile build of every function: $((SECONDS - started)) s"
 echo
-cargo run --quiet -p scim-functions --example lambda_init_time -- "$CARGO_TARGET_DIR/lambda"
+cargo run --quiet -p scim-functions --example lambda_init_time -- "$deploy_target/lambda"

@@ -90,16 +90,16 @@ async fn main() -> Result<()> {
         let (init, first) = (median(|m| m.init), median(|m| m.first_event));
         worst = (worst.0.max(size), worst.1.max(first));
         println!(
-            "| {name} | {:.1} MB ({size} B) | {:.1} ms | {:.1} ms | {} |",
-            size as f64 / 1_048_576.0,
+            "| {name} | {:.2} MB ({size} B) | {:.1} ms | {:.1} ms | {} |",
+            size as f64 / 1e6,
             init.as_secs_f64() * 1e3,
             first.as_secs_f64() * 1e3,
             runs[0].outcome
         );
     }
     println!(
-        "\nlargest bootstrap {:.1} MB, slowest first event {:.1} ms (median of {RUNS} runs each)",
-        worst.0 as f64 / 1_048_576.0,
+        "\nlargest bootstrap {:.2} MB, slowest first event {:.1} ms (median of {RUNS} runs each; MB = 10^6 bytes)",
+        worst.0 as f64 / 1e6,
         worst.1.as_secs_f64() * 1e3
     );
     Ok(())
