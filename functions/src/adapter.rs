@@ -205,12 +205,6 @@ pub fn into_response(r: &ScimResponse) -> Response<Body> {
             headers.insert(name, v);
         }
     }
-    if r.status == 401 {
-        headers.insert(
-            header::WWW_AUTHENTICATE,
-            HeaderValue::from_static("Bearer realm=\"SCIM\""),
-        );
-    }
     response
 }
 

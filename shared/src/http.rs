@@ -123,9 +123,9 @@ impl ScimResponse {
         Self::json(e.status(), e.to_body())
     }
 
-    /// The response headers, content type included.
+    /// The response headers, content type included (and the bearer challenge of a 401).
     pub fn headers(&self) -> Vec<(&'static str, String)> {
-        let mut h = Vec::with_capacity(3);
+        let mut h = Vec::with_capacity(4);
         if self.body.is_some() {
             h.push(("content-type", SCIM_CONTENT_TYPE.to_string()));
         }
@@ -134,6 +134,9 @@ impl ScimResponse {
         }
         if let Some(e) = &self.etag {
             h.push(("etag", e.clone()));
+        }
+        if self.status == 401 {
+            h.push(("www-authenticate", "Bearer realm=\"SCIM\"".to_string()));
         }
         h
     }
