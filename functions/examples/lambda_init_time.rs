@@ -9,9 +9,11 @@
 //! cargo run -p scim-functions --example lambda_init_time -- .aws-sam/build   # after `sam build`
 //! ```
 //!
-//! Each function gets the event of its fixture under tests/data/apigw. Every run starts a fresh
-//! process; the table shows the median of `RUNS` runs. A function that calls the network before
-//! its first `/next` (initialisation must not) or never answers fails the run.
+//! Each function gets the event of its fixture: tests/data/apigw for the API's functions,
+//! tests/data/streams for the events function (whose PutEvents and marker writes the stub
+//! accepts). Every run starts a fresh process; the table shows the median of `RUNS` runs. A
+//! function that calls the network before its first `/next` (initialisation must not) or never
+//! answers fails the run.
 
 #[path = "../tests/support/http.rs"]
 mod http;
@@ -22,7 +24,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
-use scim_functions::{AUTHORIZER_BINARY, Function};
+use scim_functions::{AUTHORIZER_BINARY, EMERGENCY_LOGOUT_BINARY, EVENTS_BINARY, Function};
 use tokio::net::TcpListener;
 
 const RUNS: usize = 5;
@@ -62,7 +64,9 @@ async fn main() -> Result<()> {
         .filter(|e| e.path().join("bootstrap").is_file())
         .filter_map(|e| {
             let name = binary_name(&e.file_name().to_string_lossy())?;
-            let known = Function::by_binary(&name).is_some() || name == AUTHORIZER_BINARY;
+            let known = Function::by_binary(&name).is_some()
+                || [AUTHORIZER_BINARY, EVENTS_BINARY, EMERGENCY_LOGOUT_BINARY]
+                    .contains(&name.as_str());
             known.then(|| (name, e.path().join("bootstrap")))
         })
         .collect();
@@ -120,11 +124,13 @@ fn binary_name(dir: &str) -> Option<String> {
     Some(out)
 }
 
-/// The event a function is timed with: its fixture from tests/data/apigw.
+/// The event a function is timed with: its fixture from tests/data/apigw (or streams).
 fn event_of(root: &Path, binary: &str) -> Result<String> {
     let data = root.join("tests/data/apigw");
     let file = match binary {
         "authorizer" => data.join("authorizer/request.json"),
+        "events" => root.join("tests/data/streams/outbox-inserts.json"),
+        "emergency_logout" => data.join("admin/emergency_logout.json"),
         "discovery" => data.join("discovery.service-provider-config.json"),
         "search" => data.join("search.root.json"),
         other => data.join(format!("{other}.json")),
@@ -165,6 +171,10 @@ async fn measure(bootstrap: &Path, name: &str, event: &str) -> Result<Measure> {
         .env("AWS_ENDPOINT_URL", format!("http://{addr}"))
         .env("AWS_EC2_METADATA_DISABLED", "true")
         .env("TABLE_NAME", "scim")
+        .env(
+            "EVENT_BUS_NAME",
+            "arn:aws:events:eu-west-1:123456789012:event-bus/scim-scim-lifecycle",
+        )
         .env("RUST_LOG", "warn")
         .stdin(Stdio::null())
         .stdout(Stdio::null())
@@ -265,7 +275,10 @@ async fn serve(listener: TcpListener, seen: Arc<Mutex<Seen>>, event: String) {
                 format!("error {}", String::from_utf8_lossy(&req.body))
             } else {
                 let body: serde_json::Value = serde_json::from_slice(&req.body).unwrap_or_default();
-                format!("statusCode {}", body["statusCode"])
+                match body["batchItemFailures"].as_array() {
+                    Some(failures) => format!("batchItemFailures {}", failures.len()),
+                    None => format!("statusCode {}", body["statusCode"]),
+                }
             };
             if let Ok(mut s) = seen.lock() {
                 s.answered.get_or_insert((now, outcome));
@@ -282,7 +295,7 @@ async fn serve(listener: TcpListener, seen: Arc<Mutex<Seen>>, event: String) {
             {
                 s.calls_in_init += 1;
             }
-            // DynamoDB: nothing stored.
+            // DynamoDB: nothing stored; EventBridge: every entry accepted.
             let json = [("content-type", "application/x-amz-json-1.0")];
             let _ = http::respond(&mut socket, 200, &json, b"{}").await;
         }

@@ -77,7 +77,13 @@ functions! {
         Operation::ListResourceTypes,
         Operation::GetResourceType,
     ];
+    /// `POST /Bulk`: creates, replaces, patches and deletes users and groups in one request
+    BULK = "bulk": [Operation::Bulk];
 }
 
 /// The binary of the API Gateway REQUEST authorizer.
 pub const AUTHORIZER_BINARY: &str = "authorizer";
+/// The binary of the events function (the table's stream -> EventBridge).
+pub const EVENTS_BINARY: &str = "events";
+/// The binary of Emergency Logout (`POST /admin/...`, IAM-authorised).
+pub const EMERGENCY_LOGOUT_BINARY: &str = "emergency_logout";

@@ -1,27 +1,35 @@
 //! The AWS Lambda side of the service: API Gateway (REST API) -> authorizer -> one small function
-//! per SCIM operation -> DynamoDB. The binaries in `src/bin/` are a few lines each; this library
-//! holds the one adapter ([`adapter`]), the authorizer ([`authorizer`]), the list of functions
-//! ([`catalog`]) and the per-sandbox initialisation ([`run`], [`run_authorizer`]). All SCIM logic
-//! is in `scim-shared`.
+//! per SCIM operation -> DynamoDB; the table's stream -> the events function -> EventBridge; and
+//! the operator's Emergency Logout behind IAM. The binaries in `src/bin/` are a few lines each;
+//! this library holds the one adapter ([`adapter`]), the authorizer ([`authorizer`]), the list of
+//! functions ([`catalog`]), the stream consumer's glue ([`events`]), Emergency Logout
+//! ([`emergency`]) and the per-sandbox initialisation ([`run`], [`run_authorizer`],
+//! [`run_events`], [`run_emergency_logout`]). All SCIM logic is in `scim-shared`.
 //!
 //! Initialisation happens once per sandbox and makes no network call: JSON logs, the AWS
-//! configuration from the environment Lambda sets, and the DynamoDB client for `TABLE_NAME`.
+//! configuration from the environment Lambda sets, the DynamoDB client for `TABLE_NAME` and,
+//! where events are published, the EventBridge client for `EVENT_BUS_NAME`.
 
 pub mod adapter;
 pub mod authorizer;
 pub mod catalog;
+pub mod emergency;
+pub mod events;
 
 use std::sync::Arc;
 
+use aws_lambda_events::event::dynamodb::Event as StreamEvent;
 use lambda_http::aws_lambda_events::apigw::ApiGatewayCustomAuthorizerRequestTypeRequest;
 use lambda_runtime::LambdaEvent;
 use scim_shared::ops::Limits;
 use scim_shared::service::Service;
 use scim_shared::store::DynamoStore;
+use scim_shared::store::Store;
 use tracing_subscriber::filter::LevelFilter;
 
 pub use adapter::Handler;
 pub use catalog::*;
+pub use events::EVENT_BUS_ENV;
 
 /// The environment variable naming the DynamoDB table.
 pub const TABLE_NAME_ENV: &str = "TABLE_NAME";
@@ -33,6 +41,8 @@ pub const PUBLIC_URL_ENV: &str = "SCIM_PUBLIC_URL";
 pub enum RunError {
     #[error("{TABLE_NAME_ENV} is not set: the function does not know its DynamoDB table")]
     NoTable,
+    #[error("{EVENT_BUS_ENV} is not set: the function does not know its EventBridge bus")]
+    NoEventBus,
     #[error("the async runtime could not start: {0}")]
     Runtime(#[from] std::io::Error),
     /// The Lambda runtime client failed (its error type is a boxed error, kept as text).
@@ -71,6 +81,44 @@ pub fn run_authorizer() -> Result<(), RunError> {
     })
 }
 
+/// Runs the events function: the table's stream batches -> EventBridge.
+pub fn run_events() -> Result<(), RunError> {
+    block_on(async {
+        let store: Arc<dyn Store> = Arc::new(DynamoStore::new(dynamodb_client(), table_name()?));
+        let publisher = Arc::new(event_bridge_from_env()?);
+        lambda_runtime::run(lambda_runtime::service_fn(
+            move |event: LambdaEvent<StreamEvent>| {
+                let (store, publisher) = (store.clone(), publisher.clone());
+                async move {
+                    Ok::<_, std::convert::Infallible>(
+                        events::handle(&*store, &*publisher, &event.payload, events::STREAM_RETRY)
+                            .await,
+                    )
+                }
+            },
+        ))
+        .await
+        .map_err(|e| RunError::Lambda(e.to_string()))
+    })
+}
+
+/// Runs the Emergency Logout function (`POST /admin/tenants/{tenant}/users/{id}/emergency-logout`).
+pub fn run_emergency_logout() -> Result<(), RunError> {
+    block_on(async {
+        let handler = Arc::new(emergency::EmergencyLogout::new(
+            service_from_env().await?,
+            Arc::new(event_bridge_from_env()?),
+            emergency::EMERGENCY_RETRY,
+        ));
+        lambda_http::run(lambda_http::service_fn(move |request| {
+            let handler = handler.clone();
+            async move { Ok::<_, std::convert::Infallible>(handler.handle(request).await) }
+        }))
+        .await
+        .map_err(|e| RunError::Lambda(e.to_string()))
+    })
+}
+
 fn block_on<F: Future<Output = Result<(), RunError>>>(f: F) -> Result<(), RunError> {
     init_logging();
     tokio::runtime::Builder::new_current_thread()
@@ -98,14 +146,28 @@ fn init_logging() {
         .init();
 }
 
-/// The service over the table in `TABLE_NAME`; no network call.
-async fn service_from_env() -> Result<Arc<Service>, RunError> {
-    let table = std::env::var(TABLE_NAME_ENV)
+fn table_name() -> Result<String, RunError> {
+    std::env::var(TABLE_NAME_ENV)
         .ok()
         .filter(|t| !t.is_empty())
-        .ok_or(RunError::NoTable)?;
-    let store = DynamoStore::new(dynamodb_client(), table);
+        .ok_or(RunError::NoTable)
+}
+
+/// The service over the table in `TABLE_NAME`, with the outbox on: each provisioning request's
+/// events are stored as outbox items, which the table's stream carries to the events function.
+/// No sink: nothing is delivered from the request itself. No network call.
+async fn service_from_env() -> Result<Arc<Service>, RunError> {
+    let store = DynamoStore::new(dynamodb_client(), table_name()?);
     Ok(Arc::new(Service::new(Arc::new(store), Limits::default())))
+}
+
+/// The publisher to the bus in `EVENT_BUS_NAME`; no network call.
+fn event_bridge_from_env() -> Result<events::EventBridge, RunError> {
+    let bus = std::env::var(EVENT_BUS_ENV)
+        .ok()
+        .filter(|b| !b.is_empty())
+        .ok_or(RunError::NoEventBus)?;
+    Ok(events::EventBridge::new(event_bridge_client(), bus))
 }
 
 /// The DynamoDB client of a sandbox, from what Lambda puts in the environment: `AWS_REGION` and
@@ -129,4 +191,22 @@ fn dynamodb_client() -> aws_sdk_dynamodb::Client {
         config = config.endpoint_url(url);
     }
     aws_sdk_dynamodb::Client::from_conf(config.build())
+}
+
+/// The EventBridge client of a sandbox, configured as [`dynamodb_client`]'s: region and
+/// credentials from the environment Lambda sets, `AWS_ENDPOINT_URL` when set, standard retries.
+fn event_bridge_client() -> aws_sdk_eventbridge::Client {
+    use aws_sdk_eventbridge::config::retry::RetryConfig;
+    use aws_sdk_eventbridge::config::{BehaviorVersion, Builder, Region};
+    let mut config = Builder::new()
+        .behavior_version(BehaviorVersion::latest())
+        .region(std::env::var("AWS_REGION").ok().map(Region::new))
+        .credentials_provider(
+            aws_config::environment::EnvironmentVariableCredentialsProvider::new(),
+        )
+        .retry_config(RetryConfig::standard().with_max_attempts(3));
+    if let Ok(url) = std::env::var("AWS_ENDPOINT_URL") {
+        config = config.endpoint_url(url);
+    }
+    aws_sdk_eventbridge::Client::from_conf(config.build())
 }

@@ -142,6 +142,7 @@ impl LambdaSide {
         for t in ["acme", "globex"] {
             tenant::create_tenant(&store, t).await.expect("tenant");
         }
+        // As `scim_functions::run` builds it: the outbox on, no sink.
         let service = Arc::new(Service::new(
             Arc::new(store.clone()) as Arc<dyn Store>,
             Limits::default(),
@@ -280,6 +281,14 @@ impl Answer {
             && let Some(id) = self.body["id"].as_str()
         {
             ids.0.push(("created".into(), id.to_string()));
+        }
+        // A bulk response: the resources its POSTs created, by bulkId.
+        for op in self.body["Operations"].as_array().into_iter().flatten() {
+            if let (Some(b), Some(l)) = (op["bulkId"].as_str(), op["location"].as_str())
+                && let Some(id) = l.rsplit('/').next()
+            {
+                ids.0.push((format!("bulkId {b}"), id.to_string()));
+            }
         }
         let text = |s: &str| {
             ids.0

@@ -16,6 +16,7 @@ use axum::routing::post;
 use scim_shared::ScimError;
 use scim_shared::lifecycle::Event;
 use scim_shared::service::{Caller, Service};
+use scim_shared::store::Store;
 use scim_shared::{tenant, webhook};
 use serde_json::json;
 
@@ -74,21 +75,30 @@ pub async fn emergency_logout(
         settings: t.settings,
     };
     let event = service.emergency_logout(caller, user_id, actor).await?;
-    let hook = webhook::get(&*store, &t.id)
-        .await
-        .map_err(|e| AdminError::Scim(e.into()))?;
-    let webhook = match hook {
-        None => "no webhook".to_string(),
-        Some(hook) => match deliver_with_retries(client, &hook, &event, EMERGENCY_RETRY).await {
-            Ok(()) => "delivered".to_string(),
-            Err(e) => format!("not delivered: {e}"),
-        },
-    };
+    let webhook = deliver_emergency(&*store, client, &t.id, &event).await;
     Ok(Report {
         event,
         webhook,
         elapsed: started.elapsed(),
     })
+}
+
+/// Delivers an emergency event to the tenant's webhook now, with short retries: `delivered`,
+/// `no webhook`, or why it was not delivered.
+pub async fn deliver_emergency(
+    store: &dyn Store,
+    client: &reqwest::Client,
+    tenant: &str,
+    event: &Event,
+) -> String {
+    match webhook::get(store, tenant).await {
+        Err(e) => format!("not delivered: webhook settings not readable: {e}"),
+        Ok(None) => "no webhook".to_string(),
+        Ok(Some(hook)) => match deliver_with_retries(client, &hook, event, EMERGENCY_RETRY).await {
+            Ok(()) => "delivered".to_string(),
+            Err(e) => format!("not delivered: {e}"),
+        },
+    }
 }
 
 /// A random operator token (256 bits from the OS), for a server started without one.

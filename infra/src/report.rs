@@ -1,10 +1,11 @@
-//! What `scimctl log` and `scimctl events tail` print: audit records as a table (or JSON lines)
-//! and events as one line each. Attribute names only, never values.
+//! What `scimctl log`, `scimctl events tail` and `scimctl roles list` print: audit records as a
+//! table (or JSON lines), events as one line each, role rules as a table. Attribute names only, never values.
 
 use std::fmt::Write as _;
 
 use scim_shared::audit::AuditRecord;
 use scim_shared::lifecycle::Event;
+use scim_shared::roles::RoleRules;
 use time::{Duration, OffsetDateTime};
 
 /// Parses `--since`: an RFC 3339 time, a day (`2026-11-23`), or an age (`30m`, `12h`, `7d`).
@@ -58,8 +59,26 @@ pub fn log_table(records: &[AuditRecord]) -> String {
             ]
         })
         .collect();
+    table(&header, &rows)
+}
+
+/// A tenant's role rules as a table: group id, its displayName when the rule was set, roles.
+pub fn roles_table(rules: &RoleRules) -> String {
+    let rows: Vec<[String; 3]> = rules
+        .rules
+        .iter()
+        .map(|r| {
+            let roles: Vec<&str> = r.roles.iter().map(String::as_str).collect();
+            [r.group.clone(), r.display_name.clone(), roles.join(",")]
+        })
+        .collect();
+    table(&["GROUP", "DISPLAYNAME", "ROLES"], &rows)
+}
+
+/// Rows under a header, each column as wide as its widest cell.
+fn table<const N: usize>(header: &[&str; N], rows: &[[String; N]]) -> String {
     let mut widths: Vec<usize> = header.iter().map(|h| h.len()).collect();
-    for row in &rows {
+    for row in rows {
         for (w, cell) in widths.iter_mut().zip(row) {
             *w = (*w).max(cell.len());
         }
@@ -73,7 +92,7 @@ pub fn log_table(records: &[AuditRecord]) -> String {
         let _ = writeln!(out, "{}", text.join("  ").trim_end());
     };
     line(&mut header.iter().copied());
-    for row in &rows {
+    for row in rows {
         line(&mut row.iter().map(String::as_str));
     }
     out

@@ -13,12 +13,16 @@ use scim_shared::service::Service;
 use scim_shared::tenant::Principal;
 use tokio::net::TcpListener;
 
+use crate::admin;
+
 /// Where the API is mounted.
 pub const BASE_PATH: &str = "/scim/v2";
 
 #[derive(Debug, Clone)]
 struct AppState {
     service: Arc<Service>,
+    /// Delivers emergency leavers (tenant policy `deactivation = emergency`) before answering.
+    client: reqwest::Client,
     /// Public base URL (e.g. behind a proxy); derived from the Host header when unset.
     public_url: Option<String>,
 }
@@ -27,6 +31,7 @@ struct AppState {
 pub fn app(service: Arc<Service>, public_url: Option<String>) -> Router {
     Router::new().fallback(handle).with_state(AppState {
         service,
+        client: crate::webhook::client(),
         public_url,
     })
 }
@@ -53,7 +58,17 @@ fn header_str(headers: &HeaderMap, name: header::HeaderName) -> Option<&str> {
 
 async fn handle(State(state): State<AppState>, request: Request) -> Response<Body> {
     match to_scim(&state, request).await {
-        Ok((caller, req)) => into_response(&state.service.handle(&caller, &req).await.response),
+        Ok((caller, req)) => {
+            let outcome = state.service.handle(&caller, &req).await;
+            for event in outcome.events.iter().filter(|e| e.emergency) {
+                let store = &**state.service.store();
+                let delivery =
+                    admin::deliver_emergency(store, &state.client, &caller.tenant, event);
+                let delivery = delivery.await;
+                tracing::warn!(tenant = caller.tenant, event = %event.id, delivery, "emergency leaver");
+            }
+            into_response(&outcome.response)
+        }
         Err(e) => into_response(&ScimResponse::error(&e)),
     }
 }

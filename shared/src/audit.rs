@@ -82,20 +82,34 @@ pub async fn read(
     since: OffsetDateTime,
     until: OffsetDateTime,
 ) -> Result<Vec<AuditRecord>, StoreError> {
-    let items = read_days(store, since, until, |day| keys::audit_log(tenant, day)).await?;
+    let items = read_days(
+        store,
+        since,
+        until,
+        |day| keys::audit_log(tenant, day),
+        sort_time,
+    )
+    .await?;
     Ok(items
         .iter()
         .filter_map(|i| serde_json::from_str(&i.body).ok())
         .collect())
 }
 
-/// Every item of day-keyed partitions (`partition(day)`) whose sort key (a sortable time, see
-/// [`clock::format_sortable`]) lies in `[since, until]`, oldest first.
+/// The time-first part of an audit record's sort key: all of it.
+fn sort_time(sk: &str) -> Option<&str> {
+    Some(sk)
+}
+
+/// Every item of day-keyed partitions (`partition(day)`) whose sort key's time (`time_of(sk)`,
+/// a sortable time first, see [`clock::format_sortable`]) lies in `[since, until]`, in
+/// partition and sort-key order.
 pub(crate) async fn read_days(
     store: &dyn Store,
     since: OffsetDateTime,
     until: OffsetDateTime,
     partition: impl Fn(&str) -> String,
+    time_of: fn(&str) -> Option<&str>,
 ) -> Result<Vec<Item>, StoreError> {
     // `~` sorts after `#`: every sort key of the last millisecond is in range.
     let from = clock::format_sortable(since);
@@ -107,11 +121,9 @@ pub(crate) async fn read_days(
         let mut q = Query::new(Index::Primary, pk, "", 1000);
         loop {
             let page = store.query(&q).await?;
-            out.extend(
-                page.items
-                    .into_iter()
-                    .filter(|i| i.key.sk >= from && i.key.sk <= to),
-            );
+            out.extend(page.items.into_iter().filter(|i| {
+                time_of(&i.key.sk).is_some_and(|t| t >= from.as_str() && t <= to.as_str())
+            }));
             match page.next {
                 Some(n) => q.start_after = Some(n),
                 None => break,

@@ -26,6 +26,10 @@ pub enum ScimError {
     TooMany(String),
     #[error("{0}")]
     Uniqueness(String),
+    /// A bulk operation that cannot run because of another one: a circular or unresolvable
+    /// `bulkId` reference (RFC 7644 §3.7.1).
+    #[error("{0}")]
+    Conflict(String),
     /// RFC 9865: a cursor that is malformed, forged, or for another tenant or query.
     #[error("{0}")]
     InvalidCursor(String),
@@ -75,7 +79,7 @@ impl ScimError {
             Self::Unauthorized(_) => 401,
             Self::NotFound(_) => 404,
             Self::MethodNotAllowed(_) => 405,
-            Self::Uniqueness(_) => 409,
+            Self::Uniqueness(_) | Self::Conflict(_) => 409,
             Self::PreconditionFailed(_) => 412,
             Self::PayloadTooLarge(_) => 413,
             Self::UnsupportedMediaType(_) => 415,

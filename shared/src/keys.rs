@@ -108,16 +108,38 @@ pub fn audit_log(t: &str, day: &str) -> String {
     format!("T#{t}#LOG#{day}")
 }
 
-/// The partition of a tenant's local event outbox for one UTC day; sort key
-/// `{time}#{request id}#{n}`.
+/// The partition of a tenant's event outbox for one UTC day; sort key
+/// `{OUTBOX_SK_PREFIX}{time}#{request id}#{n}` ([`DELIVERED_SK_PREFIX`] for events their entry
+/// point delivers itself).
 pub fn outbox(t: &str, day: &str) -> String {
     format!("T#{t}#EVT#{day}")
+}
+
+/// Sort-key prefix of the outbox items that the events function publishes: no other item's
+/// sort key starts with it, so the stream's filter keeps exactly these (template.yaml).
+pub const OUTBOX_SK_PREFIX: &str = "EVT#";
+/// Sort-key prefix of the outbox items of events delivered synchronously by their entry point
+/// (Emergency Logout): kept for `events tail`, never published again.
+pub const DELIVERED_SK_PREFIX: &str = "EVD#";
+
+/// Partition-key prefix of the markers of published stream records (IAM `dynamodb:LeadingKeys`
+/// of the events function).
+pub const PUBLISHED_PREFIX: &str = "PUBLISHED#";
+
+/// The marker saying that the stream record `record_id` (its `eventID`) has been published.
+pub fn published(record_id: &str) -> Key {
+    Key::new(format!("{PUBLISHED_PREFIX}{record_id}"), ITEM)
 }
 
 /// The partition of a tenant's listing checkpoints of one kind: sort key `{position:010}`, body
 /// the id at that position of the listing index (deep index paging, `ops::list`).
 pub fn listing_checkpoints(t: &str, kind: ResourceKind) -> String {
     format!("{}#CKP", listing(t, kind))
+}
+
+/// A tenant's role rules (role-based provisioning, `roles`).
+pub fn role_rules(t: &str) -> Key {
+    Key::new(format!("T#{t}#ROLES"), ITEM)
 }
 
 /// A tenant's webhook (URL and signing secret) for local event delivery.

@@ -13,11 +13,15 @@ pub mod lifecycle;
 pub mod ops;
 pub mod outbox;
 pub mod patch;
+pub mod publish;
+pub mod reconcile;
 pub mod resource;
+pub mod roles;
 pub mod router;
 pub mod schema;
 pub mod service;
 pub mod store;
+pub mod stream;
 pub mod tenant;
 pub mod webhook;
 

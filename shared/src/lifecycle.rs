@@ -201,6 +201,36 @@ fn is_active(doc: &Value) -> bool {
     doc.get("active").and_then(Value::as_bool).unwrap_or(true)
 }
 
+/// The member of a stored user's `meta` that remembers it has been active once; never served
+/// (see [`remember_activity`]).
+pub const EVER_ACTIVE: &str = "everActive";
+
+/// Whether a stored user document has been active once.
+fn was_ever_active(doc: &Value) -> bool {
+    doc.get("meta")
+        .and_then(|m| m.get(EVER_ACTIVE))
+        .and_then(Value::as_bool)
+        .unwrap_or(false)
+}
+
+/// Stamps a user document about to be stored with the memory of having been active, when it is
+/// active now or `was_active` before, so that a later activation is a `rehire` and not a
+/// `joiner`. The ops call it on every write of a user.
+pub fn remember_activity(doc: &mut Value, was_active: bool) {
+    if !(was_active || is_active(doc)) {
+        return;
+    }
+    if let Some(meta) = doc.get_mut("meta").and_then(Value::as_object_mut) {
+        meta.insert(EVER_ACTIVE.into(), Value::Bool(true));
+    }
+}
+
+/// Whether a stored user document is or has been active (the `was_active` of
+/// [`remember_activity`] for its next version).
+pub fn has_been_active(doc: &Value) -> bool {
+    is_active(doc) || was_ever_active(doc)
+}
+
 /// The value of a mover attribute, core or enterprise.
 fn tracked<'v>(doc: Option<&'v Value>, name: &str) -> Option<&'v Value> {
     let doc = doc?;
@@ -230,10 +260,11 @@ fn ids(members: &[(String, ResourceKind)]) -> Vec<String> {
 
 /// The events of one change. Pure: the same input always gives the same output.
 ///
-/// Users: created active → `joiner`; active → inactive → `leaver` (reason `deactivated`);
-/// inactive → active → `rehire`; deleted → `leaver` (reason `deleted`); otherwise a change of a
-/// mover attribute → `mover`. A status event carries the mover attributes changed with it, so
-/// one request gives at most one user event. A user created inactive (staged) gives no event.
+/// Users: created active, or activated for the first time → `joiner`; active → inactive →
+/// `leaver` (reason `deactivated`); inactive → active after having been active → `rehire`;
+/// deleted → `leaver` (reason `deleted`); otherwise a change of a mover attribute → `mover`. A
+/// status event carries the mover attributes changed with it, so one request gives at most one
+/// user event. A user created inactive (staged) gives no event until its first activation.
 ///
 /// Groups: created, renamed (displayName), deleted, and members added / removed; every user
 /// added to or removed from a group also gets a `mover` with the `groups` change.
@@ -270,7 +301,8 @@ pub fn diff(origin: Origin<'_>, change: &Change) -> Vec<Event> {
                 (Some(_), None) => (EventKind::Leaver, Some(LeaveReason::Deleted)),
                 (Some(o), Some(n)) => match (is_active(o), is_active(n)) {
                     (true, false) => (EventKind::Leaver, Some(LeaveReason::Deactivated)),
-                    (false, true) => (EventKind::Rehire, None),
+                    (false, true) if was_ever_active(o) => (EventKind::Rehire, None),
+                    (false, true) => (EventKind::Joiner, None),
                     _ if changes.is_empty() => return Vec::new(),
                     _ => (EventKind::Mover, None),
                 },
@@ -327,6 +359,49 @@ pub fn diff(origin: Origin<'_>, change: &Change) -> Vec<Event> {
     }
 }
 
+/// The mover of a user whose effective roles changed without a request about the user (a role
+/// rule of one of its groups was set or removed). Version 0 like a membership mover; the id is
+/// derived from `cause` (the rules' new version).
+pub fn role_mover(origin: Origin<'_>, user: &str, cause: &str, change: AttributeChange) -> Event {
+    Event {
+        id: event_id(origin.tenant, user, 0, EventKind::Mover, cause),
+        kind: EventKind::Mover,
+        tenant: origin.tenant.to_string(),
+        time: origin.time.to_string(),
+        actor: origin.actor.to_string(),
+        resource: Subject {
+            resource_type: "User".into(),
+            id: user.to_string(),
+            version: 0,
+        },
+        changes: vec![change],
+        members: Vec::new(),
+        reason: None,
+        emergency: false,
+    }
+}
+
+/// Marks every IdP deactivation among `events` as an emergency (the tenant's `deactivation`
+/// policy is `emergency`): the leaver gets `emergency` and the id an Emergency Logout of the same
+/// version would have. Deleted users are left alone: deletion is not the fast lane.
+pub fn escalate_deactivations(tenant: &str, events: &mut [Event]) {
+    for e in events.iter_mut().filter(|e| {
+        e.kind == EventKind::Leaver && e.reason == Some(LeaveReason::Deactivated) && !e.emergency
+    }) {
+        e.emergency = true;
+        e.id = event_id(
+            tenant,
+            &e.resource.id,
+            e.resource.version,
+            EventKind::Leaver,
+            EMERGENCY,
+        );
+    }
+}
+
+/// The per-member part of an emergency leaver's id.
+const EMERGENCY: &str = "emergency";
+
 /// The leaver of an Emergency Logout: `emergency` set, reason `deactivated`, the groups the user
 /// was removed from as a `groups` change. Its id differs from an IdP deactivation's of the same
 /// version, so that consumers never drop it as a duplicate.
@@ -343,7 +418,7 @@ pub fn emergency_leaver(origin: Origin<'_>, user: &Change, groups: &[String]) ->
             &user.id,
             user.version,
             EventKind::Leaver,
-            "emergency",
+            EMERGENCY,
         ),
         kind: EventKind::Leaver,
         tenant: origin.tenant.to_string(),
@@ -427,9 +502,12 @@ mod tests {
         events.iter().map(|e| e.kind).collect()
     }
 
+    /// Alice as stored, once active (the memory of it is stamped).
     fn alice(active: bool, department: &str) -> Value {
-        json!({"id": "u1", "userName": "alice", "active": active,
-            ENTERPRISE_USER_SCHEMA: {"department": department}})
+        let mut doc = json!({"id": "u1", "userName": "alice", "active": active, "meta": {},
+            ENTERPRISE_USER_SCHEMA: {"department": department}});
+        remember_activity(&mut doc, true);
+        doc
     }
 
     #[test]
@@ -467,6 +545,53 @@ mod tests {
             &user(4, Some(alice(false, "Sales")), Some(alice(true, "Sales"))),
         );
         assert_eq!(kinds(&rehire), [EventKind::Rehire]);
+    }
+
+    #[test]
+    fn a_staged_users_first_activation_is_a_joiner_and_its_return_a_rehire() {
+        let mut staged = alice(false, "Sales");
+        staged["meta"] = json!({});
+        assert!(!has_been_active(&staged));
+        let mut active = alice(true, "Sales");
+        active["meta"] = json!({});
+        remember_activity(&mut active, has_been_active(&staged));
+        let first = diff(ORIGIN, &user(2, Some(staged.clone()), Some(active.clone())));
+        assert_eq!(kinds(&first), [EventKind::Joiner]);
+        remember_activity(&mut staged, has_been_active(&active));
+        assert!(has_been_active(&staged), "deactivation keeps the memory");
+        let back = diff(ORIGIN, &user(4, Some(staged), Some(active)));
+        assert_eq!(kinds(&back), [EventKind::Rehire]);
+    }
+
+    #[test]
+    fn a_role_mover_names_the_effective_role_change_and_its_cause() {
+        let change = crate::roles::change(&["a".to_string()].into(), &["b".to_string()].into());
+        let change = change.expect("the roles differ");
+        let e = role_mover(ORIGIN, "u1", "roles@2", change.clone());
+        assert_eq!((e.kind, e.resource.version), (EventKind::Mover, 0));
+        assert_eq!(e.changes, std::slice::from_ref(&change));
+        assert_eq!(e.id, role_mover(ORIGIN, "u1", "roles@2", change.clone()).id);
+        assert_ne!(e.id, role_mover(ORIGIN, "u1", "roles@3", change).id);
+    }
+
+    #[test]
+    fn the_emergency_policy_marks_deactivations_and_leaves_deletions_alone() {
+        let mut events = diff(
+            ORIGIN,
+            &user(3, Some(alice(true, "Sales")), Some(alice(false, "Sales"))),
+        );
+        events.extend(diff(ORIGIN, &user(4, Some(alice(false, "Sales")), None)));
+        let before = events.clone();
+        escalate_deactivations("acme", &mut events);
+        assert!(events[0].emergency);
+        assert_ne!(events[0].id, before[0].id);
+        let logout = emergency_leaver(
+            ORIGIN,
+            &user(3, Some(alice(true, "Sales")), Some(alice(false, "Sales"))),
+            &[],
+        );
+        assert_eq!(events[0].id, logout.id, "same id as an Emergency Logout");
+        assert_eq!(events[1], before[1]);
     }
 
     #[test]

@@ -1,13 +1,16 @@
-//! The local event outbox: lifecycle events stored as items under `T#{t}#EVT#{day}` /
-//! `{time}#{request id}#{n}` (expired by TTL), read by `scimctl events tail`, and handed to an
-//! optional [`EventSink`] (the signed webhook of `scimctl serve`). On AWS the table's stream
-//! feeds the events Lambda instead and no outbox item is written.
+//! The event outbox: each provisioning request's lifecycle events stored as items under
+//! `T#{t}#EVT#{day}` / `EVT#{time}#{request id}#{n}` (expired by TTL) and read by `scimctl
+//! events tail`. Locally they are also handed to an optional [`EventSink`] (the signed webhook
+//! of `scimctl serve`); on AWS the table's stream carries the inserted items to the events
+//! function, which publishes them to EventBridge (`stream`). Events their entry point delivers
+//! synchronously (Emergency Logout) are stored under `EVD#` instead, which the stream's filter
+//! leaves out.
 
 use time::OffsetDateTime;
 
 use crate::audit;
 use crate::clock;
-use crate::keys;
+use crate::keys::{self, DELIVERED_SK_PREFIX, OUTBOX_SK_PREFIX};
 use crate::lifecycle::Event;
 use crate::store::{Condition, Item, Key, MAX_TRANSACTION_WRITES, Store, StoreError, Write};
 
@@ -21,16 +24,41 @@ pub trait EventSink: Send + Sync + std::fmt::Debug {
     fn publish(&self, tenant: &str, events: Vec<Event>);
 }
 
+/// Who delivers a batch of stored events.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Delivery {
+    /// The outbox: the local sink, or on AWS the stream and the events function.
+    Outbox,
+    /// The entry point, before it answers (Emergency Logout): stored for the record only.
+    Synchronous,
+}
+
+impl Delivery {
+    fn sk_prefix(self) -> &'static str {
+        match self {
+            Delivery::Outbox => OUTBOX_SK_PREFIX,
+            Delivery::Synchronous => DELIVERED_SK_PREFIX,
+        }
+    }
+}
+
 /// The outbox items of one request's events, in event order.
-pub fn items(tenant: &str, request_id: &str, at: OffsetDateTime, events: &[Event]) -> Vec<Item> {
+pub fn items(
+    tenant: &str,
+    request_id: &str,
+    at: OffsetDateTime,
+    events: &[Event],
+    delivery: Delivery,
+) -> Vec<Item> {
     let pk = keys::outbox(tenant, &clock::day(at));
     let time = clock::format_sortable(at);
+    let prefix = delivery.sk_prefix();
     let expires = at.unix_timestamp() + RETENTION_DAYS * 86_400;
     events
         .iter()
         .enumerate()
         .map(|(n, e)| Item {
-            key: Key::new(pk.clone(), format!("{time}#{request_id}#{n:05}")),
+            key: Key::new(pk.clone(), format!("{prefix}{time}#{request_id}#{n:05}")),
             body: serde_json::to_string(e).unwrap_or_default(),
             expires_at: Some(expires),
             ..Item::default()
@@ -38,7 +66,7 @@ pub fn items(tenant: &str, request_id: &str, at: OffsetDateTime, events: &[Event
         .collect()
 }
 
-/// Stores one request's events: transactions of up to 100 puts.
+/// Stores one request's events for the outbox to deliver: transactions of up to 100 puts.
 pub async fn write(
     store: &dyn Store,
     tenant: &str,
@@ -46,7 +74,28 @@ pub async fn write(
     at: OffsetDateTime,
     events: &[Event],
 ) -> Result<(), StoreError> {
-    let writes: Vec<Write> = items(tenant, request_id, at, events)
+    write_items(
+        store,
+        items(tenant, request_id, at, events, Delivery::Outbox),
+    )
+    .await
+}
+
+/// Stores events that the caller delivers itself before answering (Emergency Logout): readable
+/// like the others, never delivered by the outbox.
+pub async fn write_delivered(
+    store: &dyn Store,
+    tenant: &str,
+    request_id: &str,
+    at: OffsetDateTime,
+    events: &[Event],
+) -> Result<(), StoreError> {
+    let items = items(tenant, request_id, at, events, Delivery::Synchronous);
+    write_items(store, items).await
+}
+
+async fn write_items(store: &dyn Store, items: Vec<Item>) -> Result<(), StoreError> {
+    let writes: Vec<Write> = items
         .into_iter()
         .map(|item| Write::Put {
             item,
@@ -59,10 +108,18 @@ pub async fn write(
     Ok(())
 }
 
+/// The part of an outbox sort key after its delivery prefix (`{time}#{request id}#{n}`), or
+/// `None` for a sort key of something else.
+pub fn sort_time(sk: &str) -> Option<&str> {
+    sk.strip_prefix(OUTBOX_SK_PREFIX)
+        .or_else(|| sk.strip_prefix(DELIVERED_SK_PREFIX))
+}
+
 /// A stored event with its position, for tailing.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Stored {
-    /// The item's sort key: events after it come later.
+    /// The item's partition and time (`{pk}|{time}#{request id}#{n}`): events after it come
+    /// later.
     pub position: String,
     pub event: Event,
 }
@@ -74,17 +131,28 @@ pub async fn read(
     since: OffsetDateTime,
     until: OffsetDateTime,
 ) -> Result<Vec<Stored>, StoreError> {
-    let items = audit::read_days(store, since, until, |day| keys::outbox(tenant, day)).await?;
-    Ok(items
+    let items = audit::read_days(
+        store,
+        since,
+        until,
+        |day| keys::outbox(tenant, day),
+        sort_time,
+    )
+    .await?;
+    let mut stored: Vec<Stored> = items
         .into_iter()
         .filter_map(|i| {
             let event = serde_json::from_str(&i.body).ok()?;
+            let time = sort_time(&i.key.sk)?;
             Some(Stored {
-                position: format!("{}|{}", i.key.pk, i.key.sk),
+                position: format!("{}|{time}", i.key.pk),
                 event,
             })
         })
-        .collect())
+        .collect();
+    // Both delivery prefixes share a partition: order by time, whatever the prefix.
+    stored.sort_by(|a, b| a.position.cmp(&b.position));
+    Ok(stored)
 }
 
 #[cfg(test)]
@@ -119,10 +187,47 @@ mod tests {
         let read = read(&store, "acme", at, at).await.expect("read");
         let back: Vec<Event> = read.into_iter().map(|s| s.event).collect();
         assert_eq!(back, events);
-        let item = &items("acme", "r1", at, &events)[0];
+        let item = &items("acme", "r1", at, &events, Delivery::Outbox)[0];
         assert_eq!(
             item.expires_at,
             Some(at.unix_timestamp() + RETENTION_DAYS * 86_400)
+        );
+        assert!(item.key.sk.starts_with(OUTBOX_SK_PREFIX), "{:?}", item.key);
+    }
+
+    #[tokio::test]
+    async fn synchronously_delivered_events_are_read_back_in_time_order_with_the_others() {
+        let store = EmbeddedStore::in_memory().expect("store");
+        let first = clock::parse_datetime("2026-01-01T10:00:00Z").expect("t");
+        let later = clock::parse_datetime("2026-01-01T10:00:01Z").expect("t");
+        let origin = Origin {
+            tenant: "acme",
+            actor: "operator",
+            time: "2026-01-01T10:00:00.000Z",
+        };
+        let change = |id: &str| Change {
+            kind: ResourceKind::Group,
+            id: id.into(),
+            version: 1,
+            old: None,
+            new: Some(serde_json::json!({"displayName": id})),
+            members_added: Vec::new(),
+            members_removed: Vec::new(),
+        };
+        let a = diff(origin, &change("a"));
+        let b = diff(origin, &change("b"));
+        write(&store, "acme", "r2", later, &b).await.expect("write");
+        write_delivered(&store, "acme", "r1", first, &a)
+            .await
+            .expect("write");
+        let read = read(&store, "acme", first, later).await.expect("read");
+        let ids: Vec<&str> = read.iter().map(|s| s.event.resource.id.as_str()).collect();
+        assert_eq!(ids, ["a", "b"]);
+        let delivered = &items("acme", "r1", first, &a, Delivery::Synchronous)[0];
+        assert!(delivered.key.sk.starts_with(DELIVERED_SK_PREFIX));
+        assert_eq!(
+            sort_time(&delivered.key.sk),
+            sort_time(&items("acme", "r1", first, &a, Delivery::Outbox)[0].key.sk)
         );
     }
 }

@@ -21,6 +21,8 @@ pub enum Operation {
     GetSchema,
     ListResourceTypes,
     GetResourceType,
+    /// `POST /Bulk`: resource operations in one request (RFC 7644 §3.7).
+    Bulk,
 }
 
 impl Operation {
@@ -49,6 +51,7 @@ impl Operation {
             GetSchema => "GetSchema",
             ListResourceTypes => "ListResourceTypes",
             GetResourceType => "GetResourceType",
+            Bulk => "Bulk",
         }
     }
 }
@@ -98,6 +101,7 @@ pub const ROUTES: &[Route] = &[
     route(Get, "/Schemas/{id}", Operation::GetSchema),
     route(Get, "/ResourceTypes", Operation::ListResourceTypes),
     route(Get, "/ResourceTypes/{id}", Operation::GetResourceType),
+    route(Post, "/Bulk", Operation::Bulk),
 ];
 
 /// A matched route: the operation and the `{id}` segment, if the template has one.

@@ -3,6 +3,7 @@
 //! [`Service::authenticate`]) and pass the resulting [`Principal`] in; the tenant never comes from
 //! the request itself.
 
+use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -12,24 +13,20 @@ use crate::dialect::{self, Rule};
 use crate::error::{ScimError, ScimResult};
 use crate::http::{ScimRequest, ScimResponse};
 use crate::lifecycle::{self, Change, Event, Origin};
+use crate::ops::effective_roles::{self, RuleUpdate};
 use crate::ops::{self, Ctx, Limits};
 use crate::outbox::{self, EventSink};
 use crate::router::{Matched, Operation, route_request};
 use crate::store::{Metered, Store, Usage};
-use crate::tenant::{self, Dialect, Principal, TenantSettings};
+use crate::tenant::{self, Deactivation, Dialect, Principal, TenantSettings};
 
 #[derive(Debug, Clone)]
 pub struct Service {
     store: Arc<dyn Store>,
     limits: Limits,
-    /// Where lifecycle events go besides the returned [`Outcome`]: the local outbox (and its
-    /// sink). `None` on AWS, where the table's stream carries changes to the events Lambda.
-    outbox: Option<Outbox>,
-}
-
-/// The local outbox: events are stored as items and handed to an optional sink (webhook).
-#[derive(Debug, Clone)]
-struct Outbox {
+    /// Every request's lifecycle events are stored in the outbox (on AWS the table's stream
+    /// carries them to the events function); locally they are also handed to this sink (the
+    /// webhook of `scimctl serve`) once stored.
     sink: Option<Arc<dyn EventSink>>,
 }
 
@@ -84,14 +81,14 @@ impl Service {
         Service {
             store,
             limits,
-            outbox: None,
+            sink: None,
         }
     }
 
-    /// Stores every request's lifecycle events in the local outbox and passes them to `sink`
-    /// (if any) once stored. For `scimctl serve`; the AWS functions leave it off.
-    pub fn with_outbox(mut self, sink: Option<Arc<dyn EventSink>>) -> Self {
-        self.outbox = Some(Outbox { sink });
+    /// Passes every request's events to `sink` once they are stored in the outbox (`scimctl
+    /// serve`'s webhook delivery).
+    pub fn with_sink(mut self, sink: Arc<dyn EventSink>) -> Self {
+        self.sink = Some(sink);
         self
     }
 
@@ -121,6 +118,63 @@ impl Service {
     /// the rules that fired are logged as `dialect_rules` and returned in [`Outcome::rules`].
     pub async fn handle<'a>(&self, caller: impl Into<Caller<'a>>, req: &ScimRequest) -> Outcome {
         let caller = caller.into();
+        match route_request(req.method, &req.path) {
+            Ok(m) if m.operation == Operation::Bulk => self.bulk(caller, req).await,
+            _ => self.handle_one(caller, req).await,
+        }
+    }
+
+    /// `POST /Bulk` (see [`ops::bulk`]): each operation is the single request it stands for and
+    /// goes through [`Self::handle_one`] as if sent alone (dialect, audit record, events, log
+    /// line). The outcome is the BulkResponse with the sum of the operations' usage, changes,
+    /// events and rules.
+    async fn bulk(&self, caller: Caller<'_>, req: &ScimRequest) -> Outcome {
+        let started = Instant::now();
+        let concurrency = self.store.concurrent_writes();
+        let run = ops::bulk::run(&self.limits, concurrency, req, |sub| async move {
+            self.handle_one(caller, &sub).await
+        })
+        .await;
+        let (response, ran) = run.unwrap_or_else(|e| (ScimResponse::error(&e), Vec::new()));
+        let failed = ran.iter().filter(|o| o.response.status >= 400).count();
+        let mut outcome = Outcome {
+            response,
+            operation: Some(Operation::Bulk),
+            usage: Usage::default(),
+            rules: Vec::new(),
+            request_id: uuid::Uuid::now_v7().to_string(),
+            changes: Vec::new(),
+            events: Vec::new(),
+            recording: Usage::default(),
+        };
+        let operations = ran.len();
+        for o in ran {
+            outcome.usage += o.usage;
+            outcome.recording += o.recording;
+            for r in o.rules {
+                if !outcome.rules.contains(&r) {
+                    outcome.rules.push(r);
+                }
+            }
+            outcome.changes.extend(o.changes);
+            outcome.events.extend(o.events);
+        }
+        tracing::info!(
+            tenant = caller.tenant,
+            method = req.method.as_str(),
+            operation = Operation::Bulk.name(),
+            status = outcome.response.status,
+            operations,
+            failed,
+            latency_us = started.elapsed().as_micros() as u64,
+            store_calls = outcome.usage.calls + outcome.recording.calls,
+            "scim request"
+        );
+        outcome
+    }
+
+    /// Handles one request other than a bulk request.
+    async fn handle_one(&self, caller: Caller<'_>, req: &ScimRequest) -> Outcome {
         let tenant = caller.tenant;
         let started = Instant::now();
         let metered = Metered::new(self.store.clone());
@@ -199,8 +253,9 @@ impl Service {
     /// Emergency Logout of a user by an operator (`actor`, e.g. `scimctl`): deactivates it and
     /// removes its group memberships in one step ([`ops::emergency_logout`]), writes the audit
     /// record (operation `EmergencyLogout`) and the outbox item, and returns the emergency
-    /// leaver. The caller delivers it synchronously before answering; it is not handed to the
-    /// outbox's sink, which would deliver it a second time.
+    /// leaver. The caller delivers it synchronously before answering; its outbox item is stored
+    /// as delivered ([`outbox::write_delivered`]), so neither the local sink nor the stream's
+    /// events function delivers it a second time.
     pub async fn emergency_logout(
         &self,
         caller: Caller<'_>,
@@ -254,14 +309,19 @@ impl Service {
             actor,
             time: &time,
         };
-        let event = lifecycle::emergency_leaver(origin, &logout.user, &logout.groups);
-        if self.outbox.is_some() {
-            let events = std::slice::from_ref(&event);
-            if let Err(e) =
-                outbox::write(&*self.store, caller.tenant, &request_id, at, events).await
-            {
-                tracing::error!(tenant = caller.tenant, error = %e, "event not stored in the outbox");
+        let mut event = lifecycle::emergency_leaver(origin, &logout.user, &logout.groups);
+        match effective_roles::lost_with_groups(&ctx, &logout.user, &logout.groups).await {
+            Ok(lost) => event.changes.extend(lost),
+            Err(e) => {
+                tracing::error!(tenant = caller.tenant, error = %e, "effective roles not computed")
             }
+        }
+        // Stored for the record; the caller delivers it before answering.
+        let events = std::slice::from_ref(&event);
+        if let Err(e) =
+            outbox::write_delivered(&*self.store, caller.tenant, &request_id, at, events).await
+        {
+            tracing::error!(tenant = caller.tenant, error = %e, "event not stored in the outbox");
         }
         tracing::warn!(
             tenant = caller.tenant,
@@ -272,8 +332,46 @@ impl Service {
         Ok(event)
     }
 
+    /// Sets the role rule of a group (id or displayName) to grant `grant`, or removes it when
+    /// `grant` is `None` ([`effective_roles::update_rule`]), and stores the movers of the members
+    /// whose effective roles changed in the outbox (and hands them to its sink).
+    pub async fn update_role_rule(
+        &self,
+        tenant: &str,
+        group: &str,
+        grant: Option<BTreeSet<String>>,
+        actor: &str,
+    ) -> ScimResult<RuleUpdate> {
+        let at = clock::now();
+        let time = clock::format(at);
+        let origin = Origin {
+            tenant,
+            actor,
+            time: &time,
+        };
+        let ctx = self.ctx(tenant, &*self.store);
+        let update = effective_roles::update_rule(&ctx, origin, group, grant).await?;
+        if !update.events.is_empty() {
+            let request_id = uuid::Uuid::now_v7().to_string();
+            outbox::write(&*self.store, tenant, &request_id, at, &update.events).await?;
+            if let Some(sink) = &self.sink {
+                sink.publish(tenant, update.events.clone());
+            }
+        }
+        Ok(update)
+    }
+
+    fn ctx<'a>(&'a self, tenant: &'a str, store: &'a dyn Store) -> Ctx<'a> {
+        Ctx {
+            tenant,
+            store,
+            base_url: "",
+            limits: &self.limits,
+        }
+    }
+
     /// Turns a provisioning request's changes into events, writes its audit record (one single
-    /// put) and, locally, its events to the outbox. A recording failure is logged and does not
+    /// put) and, with the outbox on, its events to the outbox. A recording failure is logged and does not
     /// change the response: the resource write has happened.
     #[allow(clippy::too_many_arguments)]
     async fn record(
@@ -298,6 +396,14 @@ impl Service {
             .iter()
             .flat_map(|c| lifecycle::diff(origin, c))
             .collect();
+        let ctx = self.ctx(tenant, store);
+        match effective_roles::changes_of(&ctx, &outcome.changes).await {
+            Ok(found) => effective_roles::attach(found, &mut outcome.events),
+            Err(e) => tracing::error!(tenant, error = %e, "effective roles not computed"),
+        }
+        if caller.settings.deactivation == Deactivation::Emergency {
+            lifecycle::escalate_deactivations(tenant, &mut outcome.events);
+        }
         let body = outcome.response.body.as_ref();
         let record = AuditRecord {
             time: clock::format_sortable(at),
@@ -323,16 +429,20 @@ impl Service {
         if let Err(e) = audit::write(store, &record, at, caller.settings.log_retention_days).await {
             tracing::error!(tenant, error = %e, "audit record not written");
         }
-        let Some(out) = &self.outbox else {
-            return;
-        };
         if outcome.events.is_empty() {
             return;
         }
         match outbox::write(store, tenant, &outcome.request_id, at, &outcome.events).await {
             Ok(()) => {
-                if let Some(sink) = &out.sink {
-                    sink.publish(tenant, outcome.events.clone());
+                // Emergency leavers are delivered by the gateway before it answers.
+                let routine: Vec<Event> = outcome
+                    .events
+                    .iter()
+                    .filter(|e| !e.emergency)
+                    .cloned()
+                    .collect();
+                if let Some(sink) = self.sink.as_ref().filter(|_| !routine.is_empty()) {
+                    sink.publish(tenant, routine);
                 }
             }
             Err(e) => tracing::error!(tenant, error = %e, "events not stored in the outbox"),
@@ -396,7 +506,19 @@ impl Service {
             Operation::GetSchema => unchanged(ops::schema(ctx, id()?)?),
             Operation::ListResourceTypes => unchanged(ops::resource_types(ctx)),
             Operation::GetResourceType => unchanged(ops::resource_type(ctx, id()?)?),
+            // A bulk request is answered by `Self::bulk`, and one cannot hold another.
+            Operation::Bulk => {
+                return Err(ScimError::InvalidSyntax(
+                    "a bulk operation cannot be a bulk request".into(),
+                ));
+            }
         })
+    }
+}
+
+impl AsRef<ScimResponse> for Outcome {
+    fn as_ref(&self) -> &ScimResponse {
+        &self.response
     }
 }
 

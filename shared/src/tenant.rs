@@ -70,6 +70,28 @@ impl Dialect {
     }
 }
 
+/// What an identity provider's deactivation of a user (`active` set to false) means.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Deactivation {
+    /// A `leaver` event, delivered like every other event.
+    #[default]
+    Leaver,
+    /// An Emergency Logout: the `leaver` is marked `emergency` and delivered before the SCIM
+    /// response (see docs/events.md).
+    Emergency,
+}
+
+impl Deactivation {
+    /// The setting as written in the CLI and the stored tenant.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Deactivation::Leaver => "leaver",
+            Deactivation::Emergency => "emergency",
+        }
+    }
+}
+
 /// Per-tenant settings. They are stored on the tenant item and copied onto each of its token
 /// items, so that authentication, which reads the token item anyway, yields them at no extra
 /// store read; [`set_settings`] changes both in one transaction.
@@ -81,6 +103,9 @@ pub struct TenantSettings {
     /// setting existed, which read as the default.
     #[serde(default = "default_log_retention_days")]
     pub log_retention_days: u16,
+    /// What an IdP deactivation means; absent in records stored before the setting existed.
+    #[serde(default)]
+    pub deactivation: Deactivation,
 }
 
 fn default_log_retention_days() -> u16 {
@@ -92,6 +117,7 @@ impl Default for TenantSettings {
         TenantSettings {
             dialect: Dialect::default(),
             log_retention_days: default_log_retention_days(),
+            deactivation: Deactivation::default(),
         }
     }
 }

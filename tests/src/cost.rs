@@ -20,7 +20,7 @@ pub struct Row {
     pub operation: String,
     pub status: u16,
     pub usage: Usage,
-    /// The audit record written for the request (provisioning requests only).
+    /// The audit record and outbox items written for the request (provisioning requests only).
     pub recording: Usage,
 }
 
@@ -239,7 +239,7 @@ pub async fn measure(srv: &TestServer, group_size: usize, progress: &dyn Fn(usiz
 /// The rows as the Markdown table of docs/cost.md.
 pub fn markdown(rows: &[Row]) -> String {
     let mut out = String::from(
-        "| request | store calls | items read / written | read units | write units | audit record write units | USD per million |\n\
+        "| request | store calls | items read / written | read units | write units | audit record + outbox write units | USD per million |\n\
          |---|---|---|---|---|---|---|\n",
     );
     for row in rows {

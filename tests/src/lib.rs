@@ -2,6 +2,7 @@
 //! SCIM client. Each test gets its own server, so tests never share data.
 
 pub mod cost;
+pub mod import_bench;
 pub mod receiver;
 pub mod replay;
 
@@ -77,22 +78,15 @@ impl TestServer {
 
     /// Starts a server on a free loopback port over the given store.
     pub async fn with_store(store: Arc<dyn Store>, limits: Limits) -> TestServer {
-        let service = Service::new(store.clone(), limits).with_outbox(None);
+        let service = Service::new(store.clone(), limits);
         Self::with_service(store, service).await
-    }
-
-    /// Starts a server configured as the Lambda functions are: no local outbox, so a request's
-    /// recording cost is its audit record alone.
-    pub async fn as_on_aws() -> TestServer {
-        let store = fresh_store().await;
-        Self::with_service(store.clone(), Service::new(store, Limits::default())).await
     }
 
     /// Starts a server that delivers events to tenants' webhooks, as `scimctl serve` does.
     pub async fn with_webhooks(retry: scimctl::webhook::Retry) -> TestServer {
         let store = fresh_store().await;
         let sink = scimctl::webhook::WebhookSink::spawn(store.clone(), retry);
-        let service = Service::new(store.clone(), Limits::default()).with_outbox(Some(sink));
+        let service = Service::new(store.clone(), Limits::default()).with_sink(sink);
         Self::with_service(store, service).await
     }
 

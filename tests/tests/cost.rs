@@ -15,7 +15,7 @@ async fn each_request_costs_what_the_table_design_promises() {
         scim_tests::Backend::Embedded => 5_000,
         scim_tests::Backend::DynamoDb => 300,
     };
-    let srv = TestServer::as_on_aws().await;
+    let srv = TestServer::start().await;
     let rows = measure(&srv, group_size, &|_| {}).await;
 
     let get = &row(&rows, "GetUser").usage;

@@ -130,3 +130,44 @@ async fn the_admin_api_takes_the_operator_token_only() {
     );
     srv.client.get(&format!("/Users/{uid}")).await.expect(200);
 }
+
+#[tokio::test]
+async fn with_the_emergency_policy_an_idp_deactivation_is_delivered_before_the_answer() {
+    let srv = TestServer::with_webhooks(Default::default()).await;
+    let mut rx = Receiver::start(0).await;
+    webhook::set(&*srv.store, "acme", &rx.url)
+        .await
+        .expect("hook");
+    let settings = scim_shared::tenant::TenantSettings {
+        deactivation: scim_shared::tenant::Deactivation::Emergency,
+        ..Default::default()
+    };
+    scim_shared::tenant::set_settings(&*srv.store, "acme", settings)
+        .await
+        .expect("policy");
+    let c = &srv.client;
+    let uid = c.create_user("dave").await;
+    let joiner: Event = serde_json::from_slice(&rx.next(5).await.body).expect("joiner");
+    assert_eq!(joiner.kind, EventKind::Joiner);
+
+    let deactivate = Scim::patch_body(json!([{"op": "replace", "path": "active", "value": false}]));
+    c.patch(&format!("/Users/{uid}"), &deactivate)
+        .await
+        .expect(200);
+    let d = rx
+        .deliveries
+        .try_recv()
+        .expect("delivered before the SCIM response");
+    let event: Event = serde_json::from_slice(&d.body).expect("event");
+    assert_eq!((event.kind, event.emergency), (EventKind::Leaver, true));
+    assert_eq!(event.actor, "idp:auto");
+    // Unlike an operator's Emergency Logout, the IdP's memberships stay as the IdP set them.
+    let user = c.get(&format!("/Users/{uid}")).await.expect(200);
+    assert_eq!(user.body["active"], false);
+    // Not delivered a second time by the background sink; a deletion stays routine.
+    c.delete(&format!("/Users/{uid}")).await.expect(204);
+    let leaver: Event = serde_json::from_slice(&rx.next(5).await.body).expect("leaver");
+    assert_eq!((leaver.kind, leaver.emergency), (EventKind::Leaver, false));
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    assert!(rx.deliveries.try_recv().is_err());
+}

@@ -128,6 +128,44 @@ async fn an_idp_sequence_yields_the_exact_event_list() {
 }
 
 #[tokio::test]
+async fn a_staged_user_joins_on_its_first_activation_and_is_rehired_after_leaving() {
+    let srv = TestServer::start().await;
+    let c = &srv.client;
+    let t0 = clock::now();
+    let user = c
+        .post(
+            "/Users",
+            &json!({"schemas": [USER_SCHEMA], "userName": "staged", "active": false}),
+        )
+        .await
+        .expect(201)
+        .id();
+    let u = format!("/Users/{user}");
+    for active in [true, false, true] {
+        c.patch(&u, &replace("active", json!(active)))
+            .await
+            .expect(200);
+    }
+    let served = c.get(&u).await.expect(200);
+    assert!(
+        served.body["meta"].get("everActive").is_none(),
+        "the stored history is not served: {}",
+        served.body
+    );
+    let kinds: Vec<EventKind> = outbox::read(&*srv.store, "acme", t0, clock::now())
+        .await
+        .expect("outbox")
+        .into_iter()
+        .map(|s| s.event.kind)
+        .collect();
+    assert_eq!(
+        kinds,
+        [EventKind::Joiner, EventKind::Leaver, EventKind::Rehire],
+        "created inactive: no event until the first activation"
+    );
+}
+
+#[tokio::test]
 async fn a_failed_request_is_logged_with_its_scim_type_and_the_dialect_rules_that_fired() {
     let srv = TestServer::start().await;
     let t0 = clock::now();

@@ -580,7 +580,11 @@ async fn the_service_provider_config_states_what_the_service_supports() {
         .body;
     assert_eq!(spc["schemas"], json!([SPC_SCHEMA]));
     assert_eq!(spc["patch"]["supported"], true);
-    assert_eq!(spc["bulk"]["supported"], false);
+    assert_eq!(spc["bulk"]["supported"], true);
+    assert_eq!(
+        spc["bulk"]["maxOperations"],
+        Limits::default().max_bulk_operations
+    );
     assert_eq!(
         spc["bulk"]["maxPayloadSize"],
         Limits::default().max_payload_bytes

@@ -3,6 +3,7 @@
 
 #![allow(dead_code)] // each test crate uses a part
 
+pub mod bus;
 pub mod http;
 
 use std::collections::BTreeSet;

@@ -31,7 +31,11 @@ pub fn service_provider_config(ctx: &Ctx<'_>) -> ScimResponse {
             "schemas": [SPC_SCHEMA],
             "documentationUri": "https://github.com/scim-serverless/scim-serverless#readme",
             "patch": {"supported": true},
-            "bulk": {"supported": false, "maxOperations": 0, "maxPayloadSize": ctx.limits.max_payload_bytes},
+            "bulk": {
+                "supported": true,
+                "maxOperations": ctx.limits.max_bulk_operations,
+                "maxPayloadSize": ctx.limits.max_payload_bytes,
+            },
             "filter": {"supported": true, "maxResults": ctx.limits.max_results},
             "changePassword": {"supported": false},
             "sort": {"supported": true},

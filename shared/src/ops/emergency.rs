@@ -11,7 +11,7 @@ use super::{Ctx, MAX_UPDATE_ATTEMPTS};
 use crate::clock;
 use crate::error::{ScimError, ScimResult};
 use crate::keys;
-use crate::lifecycle::Change;
+use crate::lifecycle::{self, Change};
 use crate::schema::ResourceKind;
 use crate::store::{Condition, MAX_TRANSACTION_WRITES, StoreError, Write};
 
@@ -41,6 +41,7 @@ pub async fn emergency_logout(ctx: &Ctx<'_>, id: &str) -> ScimResult<Logout> {
                 );
             }
         }
+        lifecycle::remember_activity(&mut doc, lifecycle::has_been_active(&old.doc));
         let new = Stored {
             version: old.version + 1,
             doc,

@@ -585,7 +585,7 @@ async fn lookup_by_membership(
 }
 
 /// Resolves a unique value (or an id, when `unique` is None) to the resource holding it.
-async fn lookup(
+pub(super) async fn lookup(
     ctx: &Ctx<'_>,
     kind: ResourceKind,
     unique: Option<Unique>,

@@ -1,8 +1,10 @@
 //! The SCIM operations: pure protocol semantics over the item-level store. Each function takes a
 //! [`Ctx`] (tenant, store, base URL, limits) and the parsed request, and returns a response.
 
+pub mod bulk;
 pub mod cursor;
 mod discovery;
+pub mod effective_roles;
 mod emergency;
 mod list;
 mod members;
@@ -26,6 +28,9 @@ pub struct Limits {
     pub max_results: usize,
     /// Most resources a filter that no key answers may examine before answering 400 tooMany.
     pub max_filter_scan: usize,
+    /// Most operations of one bulk request (`bulk.maxOperations`; 413 above it). Its body is
+    /// bounded by `max_payload_bytes` like any other (`bulk.maxPayloadSize`).
+    pub max_bulk_operations: usize,
 }
 
 impl Default for Limits {
@@ -34,6 +39,7 @@ impl Default for Limits {
             max_payload_bytes: 1024 * 1024,
             max_results: 1000,
             max_filter_scan: 100_000,
+            max_bulk_operations: 1000,
         }
     }
 }

@@ -9,7 +9,7 @@ use crate::clock;
 use crate::error::{ScimError, ScimResult};
 use crate::http::{ScimRequest, ScimResponse};
 use crate::keys::{self, Unique};
-use crate::lifecycle::Change;
+use crate::lifecycle::{self, Change};
 use crate::patch;
 use crate::resource::{self, Projection};
 use crate::schema::{Mutability, ResourceKind, ResourceType};
@@ -303,6 +303,9 @@ pub async fn create(
         o.insert("id".into(), Value::from(id.clone()));
         o.insert("meta".into(), new_meta());
     }
+    if kind == ResourceKind::User {
+        lifecycle::remember_activity(&mut doc, false);
+    }
     let stored = Stored {
         kind,
         id: id.clone(),
@@ -481,6 +484,9 @@ where
             let mut meta = old.doc.get("meta").cloned().unwrap_or_else(new_meta);
             meta["lastModified"] = Value::from(clock::format(clock::now()));
             o.insert("meta".into(), meta);
+        }
+        if kind == ResourceKind::User {
+            lifecycle::remember_activity(&mut doc, lifecycle::has_been_active(&old.doc));
         }
         let new = Stored {
             kind,

@@ -5,6 +5,7 @@ use serde_json::{Map, Value, json};
 use super::Ctx;
 use crate::error::{ScimError, ScimResult};
 use crate::keys;
+use crate::lifecycle;
 use crate::resource::{Projection, schemas_of};
 use crate::schema::{ResourceKind, ResourceType};
 use crate::store::{Item, Key};
@@ -83,6 +84,9 @@ impl Stored {
             let meta = obj
                 .entry("meta")
                 .or_insert_with(|| Value::Object(Map::new()));
+            if let Some(m) = meta.as_object_mut() {
+                m.remove(lifecycle::EVER_ACTIVE);
+            }
             meta["resourceType"] = Value::from(self.rt().name);
             meta["location"] = Value::from(self.location(ctx.base_url));
             meta["version"] = Value::from(self.etag());

@@ -2,15 +2,17 @@
 //! the DynamoDB table holds. A redb write transaction is serializable and durable on commit, which
 //! gives the conditional, all-or-nothing semantics of TransactWriteItems.
 //!
-//! Writes are *group-committed*: transactions that arrive while a commit is in progress wait for
-//! it, then the next one to take the commit lock applies all of them, each checked and applied
-//! on its own as if alone and in arrival order, in one redb transaction with one fsync. A caller
-//! hears back only after the commit that holds its writes is on disk, so an acknowledged write
-//! survives a crash; a failed condition cancels only its own transaction.
+//! Writes are *group-committed*: a transaction joins a queue and its caller waits (without a
+//! thread of its own) for the outcome. One committer on the blocking pool drains the queue while
+//! it is not empty: each round applies every queued transaction, each checked and applied on its
+//! own as if alone and in arrival order, in one redb transaction with one fsync, then answers
+//! them. Transactions that arrive during a commit make up the next round. A caller hears back
+//! only after the commit that holds its writes is on disk, so an acknowledged write survives a
+//! crash; a failed condition cancels only its own transaction.
 
 use std::ops::Bound;
 use std::path::Path;
-use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use async_trait::async_trait;
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
@@ -44,76 +46,99 @@ pub struct EmbeddedStore {
     commits: Arc<GroupCommit>,
 }
 
-/// Transactions waiting for a commit, and the lock the committing caller holds.
+/// Transactions waiting for a commit, and whether a committer is draining them.
 #[derive(Debug, Default)]
 struct GroupCommit {
-    queue: Mutex<Vec<Pending>>,
-    commit: Mutex<()>,
+    queue: Mutex<Queue>,
+}
+
+#[derive(Debug, Default)]
+struct Queue {
+    pending: Vec<Pending>,
+    /// A committer runs and will take `pending` before it stops.
+    committing: bool,
 }
 
 /// One transaction waiting in the queue, and where its outcome goes.
 #[derive(Debug)]
 struct Pending {
     writes: Vec<Write>,
-    outcome: Arc<OnceLock<Result<(), StoreError>>>,
+    outcome: tokio::sync::oneshot::Sender<Result<(), StoreError>>,
 }
 
-/// Locks a mutex whose data stays consistent even if a holder panicked (the queue and the unit).
+/// Locks a mutex whose data stays consistent even if a holder panicked (the queue).
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 impl GroupCommit {
-    /// Queues `writes` and returns once a commit holding them is durable (or has failed).
-    /// Blocking: runs on the blocking pool.
-    fn submit(&self, db: &Database, writes: Vec<Write>) -> Result<(), StoreError> {
-        let outcome = Arc::new(OnceLock::new());
-        lock(&self.queue).push(Pending {
-            writes,
-            outcome: Arc::clone(&outcome),
-        });
-        let _leader = lock(&self.commit);
-        // A commit that ran while this caller waited for the lock may have taken its writes.
-        if let Some(r) = outcome.get() {
-            return r.clone();
+    /// Queues `writes`; returns whether the caller must start a committer (none runs).
+    fn enqueue(&self, pending: Pending) -> bool {
+        let mut q = lock(&self.queue);
+        q.pending.push(pending);
+        !std::mem::replace(&mut q.committing, true)
+    }
+
+    /// Commits rounds of queued transactions until the queue is empty. Blocking: runs on the
+    /// blocking pool. A panic while committing drops that round's senders, which fails those
+    /// transactions (nothing of them was committed) and not the committer.
+    fn drain(&self, db: &Database) {
+        loop {
+            let batch = {
+                let mut q = lock(&self.queue);
+                if q.pending.is_empty() {
+                    q.committing = false;
+                    return;
+                }
+                std::mem::take(&mut q.pending)
+            };
+            let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                commit_batch(db, batch);
+            }));
         }
-        let batch = std::mem::take(&mut *lock(&self.queue));
-        commit_batch(db, &batch);
-        outcome
-            .get()
-            .cloned()
-            .unwrap_or_else(|| Err(StoreError::Backend("the write was not committed".into())))
     }
 }
 
 /// Applies every pending transaction in one redb transaction and commits once. A transaction
 /// whose condition fails writes nothing (conditions are checked before any write of it); a
 /// backend failure fails the whole batch.
-fn commit_batch(db: &Database, batch: &[Pending]) {
-    let fail_all = |e: StoreError| {
+fn commit_batch(db: &Database, batch: Vec<Pending>) {
+    let fail_all = |batch: Vec<Pending>, e: StoreError| {
         for p in batch {
-            let _ = p.outcome.set(Err(e.clone()));
+            let _ = p.outcome.send(Err(e.clone()));
         }
     };
     let txn = match db.begin_write() {
         Ok(t) => t,
-        Err(e) => return fail_all(backend(e)),
+        Err(e) => return fail_all(batch, backend(e)),
     };
-    let mut results = Vec::with_capacity(batch.len());
-    for p in batch {
-        match apply(&txn, &p.writes) {
-            Err(StoreError::Backend(e)) => {
-                let _ = txn.abort();
-                return fail_all(StoreError::Backend(e));
+    let applied = (|| {
+        let mut tables = (
+            txn.open_table(ITEMS).map_err(backend)?,
+            txn.open_table(GSI1).map_err(backend)?,
+        );
+        let mut results = Vec::with_capacity(batch.len());
+        for p in &batch {
+            match apply(&mut tables, &p.writes) {
+                Err(StoreError::Backend(e)) => return Err(StoreError::Backend(e)),
+                r => results.push(r),
             }
-            r => results.push(r),
         }
-    }
+        Ok(results)
+    })();
+    let results = match applied {
+        Ok(r) => r,
+        Err(e) => {
+            let _ = txn.abort();
+            return fail_all(batch, e);
+        }
+    };
     if let Err(e) = txn.commit() {
-        return fail_all(backend(e));
+        return fail_all(batch, backend(e));
     }
-    for (p, r) in batch.iter().zip(results) {
-        let _ = p.outcome.set(r);
+
+    for (p, r) in batch.into_iter().zip(results) {
+        let _ = p.outcome.send(r);
     }
 }
 
@@ -188,13 +213,18 @@ fn condition_holds(condition: Condition, current: Option<&Item>) -> bool {
     }
 }
 
-fn apply(txn: &redb::WriteTransaction, writes: &[Write]) -> Result<(), StoreError> {
-    let mut items = txn.open_table(ITEMS).map_err(backend)?;
-    let mut gsi = txn.open_table(GSI1).map_err(backend)?;
+/// The tables a batch writes, opened once for all its transactions.
+type Tables<'t> = (
+    redb::Table<'t, (&'static str, &'static str), ItemValue>,
+    redb::Table<'t, (&'static str, &'static str, &'static str, &'static str), ()>,
+);
+
+fn apply(tables: &mut Tables<'_>, writes: &[Write]) -> Result<(), StoreError> {
+    let (items, gsi) = tables;
     // Check every condition first: a failed one leaves nothing written.
     let mut current = Vec::with_capacity(writes.len());
     for (index, w) in writes.iter().enumerate() {
-        let existing = read_item(&items, w.key())?;
+        let existing = read_item(&*items, w.key())?;
         let condition = match w {
             Write::Put { condition, .. }
             | Write::Delete { condition, .. }
@@ -269,6 +299,11 @@ fn apply(txn: &redb::WriteTransaction, writes: &[Write]) -> Result<(), StoreErro
 
 #[async_trait]
 impl Store for EmbeddedStore {
+    /// Concurrent transactions share one commit (one fsync): the more at once, the fewer fsyncs.
+    fn concurrent_writes(&self) -> usize {
+        256
+    }
+
     async fn get(&self, key: &Key) -> Result<Option<Item>, StoreError> {
         let txn = self.db.begin_read().map_err(backend)?;
         let table = txn.open_table(ITEMS).map_err(backend)?;
@@ -288,10 +323,14 @@ impl Store for EmbeddedStore {
 
     async fn transact(&self, writes: Vec<Write>) -> Result<(), StoreError> {
         check_transaction(&writes)?;
-        let (db, commits) = (Arc::clone(&self.db), Arc::clone(&self.commits));
-        tokio::task::spawn_blocking(move || commits.submit(&db, writes))
+        let (outcome, answer) = tokio::sync::oneshot::channel();
+        if self.commits.enqueue(Pending { writes, outcome }) {
+            let (db, commits) = (Arc::clone(&self.db), Arc::clone(&self.commits));
+            tokio::task::spawn_blocking(move || commits.drain(&db));
+        }
+        answer
             .await
-            .map_err(backend)?
+            .unwrap_or_else(|_| Err(StoreError::Backend("the write was not committed".into())))
     }
 
     async fn query(&self, q: &Query) -> Result<Page, StoreError> {

@@ -27,6 +27,21 @@ pub struct Usage {
     pub write_units: f64,
 }
 
+impl std::ops::AddAssign for Usage {
+    fn add_assign(&mut self, o: Usage) {
+        self.calls += o.calls;
+        self.gets += o.gets;
+        self.batch_gets += o.batch_gets;
+        self.queries += o.queries;
+        self.single_writes += o.single_writes;
+        self.transactions += o.transactions;
+        self.items_read += o.items_read;
+        self.items_written += o.items_written;
+        self.read_units += o.read_units;
+        self.write_units += o.write_units;
+    }
+}
+
 #[derive(Debug, Default)]
 struct UsageCounters {
     calls: AtomicU64,
@@ -126,6 +141,10 @@ impl Metered {
 
 #[async_trait]
 impl Store for Metered {
+    fn concurrent_writes(&self) -> usize {
+        self.inner.concurrent_writes()
+    }
+
     async fn get(&self, key: &Key) -> Result<Option<Item>, StoreError> {
         self.usage.call(&self.usage.gets);
         let item = self.inner.get(key).await?;

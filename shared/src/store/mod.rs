@@ -186,6 +186,14 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// Applies all writes or none. Two writes may not touch the same key.
     async fn transact(&self, writes: Vec<Write>) -> Result<(), StoreError>;
     async fn query(&self, query: &Query) -> Result<Page, StoreError>;
+
+    /// How many independent transactions of one request are worth running at the same time
+    /// (the independent POSTs of a bulk request). DynamoDB runs transactions that touch the same
+    /// item (a tenant's resource counter) one at a time and cancels the others, which then retry:
+    /// a few at a time overlap the round trips without many cancellations.
+    fn concurrent_writes(&self) -> usize {
+        16
+    }
 }
 
 /// Checks the limits every backend shares, so that both fail the same way.

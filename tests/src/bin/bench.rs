@@ -7,7 +7,8 @@
 //!
 //! The server is the one `scimctl serve` runs (the same axum app and service) over a durable file
 //! store in a fresh temporary directory: every acknowledged write is committed to disk.
-//! `--quick` shrinks every size and duration for a smoke run.
+//! `--quick` shrinks every size and duration for a smoke run. `--bulk-import` runs only the
+//! import through `POST /Bulk`, on a store of its own; `--import` only `scimctl import`'s.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -19,6 +20,10 @@ use scim_shared::ops::Limits;
 use scim_shared::store::EmbeddedStore;
 use scim_tests::{Scim, TestServer, USER_SCHEMA};
 use serde_json::{Value, json};
+
+/// The allocator `scimctl` runs with, so that the server measured here is the one it serves.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 /// Sizes of one run.
 #[derive(Debug, Clone)]
@@ -284,17 +289,29 @@ fn machine() -> String {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let quick = std::env::args().any(|a| a == "--quick");
+    let only_bulk = std::env::args().any(|a| a == "--bulk-import");
+    let only_import = std::env::args().any(|a| a == "--import");
     let plan = if quick { Plan::quick() } else { Plan::full() };
     let dir = std::env::temp_dir().join(format!("scim-bench-{}", uuid::Uuid::now_v7()));
     std::fs::create_dir_all(&dir)?;
-    let result = run(&plan, &dir).await;
+    let result = if only_bulk {
+        bulk_import_only(&plan, &dir).await
+    } else if only_import {
+        scim_tests::import_bench::run(&dir, plan.paging_users, 256)
+            .await
+            .map(|s| format!("## Import\n\n{s}"))
+    } else {
+        run(&plan, &dir).await
+    };
     std::fs::remove_dir_all(&dir).ok();
     let out = result?;
     println!("# Benchmarks\n");
     println!(
-        "Machine: {}. Command: `cargo build --profile local -p scim-tests --bin bench && target/local/bench{}`.\n",
+        "Machine: {}. Command: `cargo build --profile local -p scim-tests --bin bench && target/local/bench{}{}{}`.\n",
         machine(),
-        if quick { " --quick" } else { "" }
+        if quick { " --quick" } else { "" },
+        if only_bulk { " --bulk-import" } else { "" },
+        if only_import { " --import" } else { "" }
     );
     print!("{out}");
     Ok(())
@@ -517,7 +534,98 @@ async fn run(plan: &Plan, dir: &std::path::Path) -> anyhow::Result<String> {
     out.push_str(&format!(
         "In-process creation of {n} users, 32 at a time, through the service (what an import without /Bulk does): see `created … users/s` on stderr of the run.\n\n"
     ));
-    out.push_str("- through /Bulk: not built\n- through `scimctl import`: not built\n");
+    out.push_str(&bulk_import(&srv, plan.paging_users).await?);
+    let import_dir = dir.join("import");
+    std::fs::create_dir_all(&import_dir)?;
+    out.push_str(&scim_tests::import_bench::run(&import_dir, plan.paging_users, 256).await?);
+    Ok(out)
+}
+
+/// The import through `POST /Bulk` alone, on a fresh durable store.
+async fn bulk_import_only(plan: &Plan, dir: &std::path::Path) -> anyhow::Result<String> {
+    let store = Arc::new(EmbeddedStore::open(&dir.join("scim.redb")).context("opening the store")?);
+    let srv = TestServer::with_store(store, Limits::default()).await;
+    Ok(format!(
+        "## Import\n\n{}",
+        bulk_import(&srv, plan.paging_users).await?
+    ))
+}
+
+/// Operations per bulk request of the import (the service's maxOperations).
+const BULK_BATCH: usize = 1000;
+
+/// Imports `n` users over HTTP through `POST /Bulk`, `BULK_BATCH` creates per request, with 1
+/// and with 4 bulk requests in flight, each into a tenant of its own; checks every operation
+/// answered 201 and the tenant holds `n` users. A Markdown list item per run.
+async fn bulk_import(srv: &TestServer, n: usize) -> anyhow::Result<String> {
+    let mut out = String::new();
+    for concurrency in [1, 4] {
+        let tenant = format!("bulk{concurrency}");
+        srv.tenant(&tenant).await;
+        let (token, _) = scim_shared::tenant::issue_token(&*srv.store, &tenant).await?;
+        let client = Scim::new(&srv.base, Some(&token));
+        let batches: Vec<Vec<usize>> = (0..n)
+            .collect::<Vec<_>>()
+            .chunks(BULK_BATCH)
+            .map(<[usize]>::to_vec)
+            .collect();
+        let queue = Arc::new(std::sync::Mutex::new(batches));
+        let started = Instant::now();
+        let mut workers = Vec::new();
+        for _ in 0..concurrency {
+            let (queue, client) = (queue.clone(), client.clone());
+            workers.push(tokio::spawn(async move {
+                loop {
+                    let batch = match queue.lock() {
+                        Ok(mut q) => q.pop(),
+                        Err(_) => None,
+                    };
+                    let Some(batch) = batch else {
+                        return anyhow::Ok(());
+                    };
+                    let ops: Vec<Value> = batch
+                        .iter()
+                        .map(|i| {
+                            json!({"method": "POST", "path": "/Users", "bulkId": format!("u{i}"),
+                                "data": user_body(&format!("bulk{i:06}"))})
+                        })
+                        .collect();
+                    let body = json!({
+                        "schemas": ["urn:ietf:params:scim:api:messages:2.0:BulkRequest"],
+                        "Operations": ops,
+                    });
+                    let r = client.post("/Bulk", &body).await;
+                    let results = r.body["Operations"]
+                        .as_array()
+                        .map_or(0, |o| o.iter().filter(|op| op["status"] == "201").count());
+                    if r.status != 200 || results != batch.len() {
+                        bail!(
+                            "a bulk import request answered {} with {results} creates",
+                            r.status
+                        );
+                    }
+                }
+            }));
+        }
+        for w in workers {
+            w.await??;
+        }
+        let elapsed = started.elapsed();
+        let total = client.get("/Users?count=0").await.expect(200).body["totalResults"].clone();
+        if total != json!(n) {
+            bail!("the bulk import left {total} users, not {n}");
+        }
+        let rate = n as f64 / elapsed.as_secs_f64();
+        eprintln!(
+            "bulk import, {concurrency} request(s) in flight: {n} users in {:.1} s ({rate:.0}/s)",
+            elapsed.as_secs_f64()
+        );
+        out.push_str(&format!(
+            "- through /Bulk over HTTP, {BULK_BATCH} creates per request, {concurrency} request{} in flight: {n} users in {:.1} s, **{rate:.0} users/s**\n",
+            if concurrency == 1 { "" } else { "s" },
+            elapsed.as_secs_f64()
+        ));
+    }
     Ok(out)
 }
 

@@ -13,7 +13,7 @@ async fn main() -> anyhow::Result<()> {
         .map(|a| a.parse())
         .transpose()?
         .unwrap_or(100_000);
-    let srv = TestServer::as_on_aws().await;
+    let srv = TestServer::start().await;
     let bar = indicatif::ProgressBar::new(members as u64)
         .with_message("creating the large group's users");
     let rows = cost::measure(&srv, members, &|n| bar.set_position(n as u64)).await;
@@ -24,9 +24,11 @@ async fn main() -> anyhow::Result<()> {
          (`shared/src/store/metered.rs`): item sizes rounded as DynamoDB rounds them (reads per\n\
          4 KB, strongly consistent except GSI queries at half; writes per 1 KB; a call with several\n\
          writes is a transaction and counts double). Deletes are counted as one write unit each.\n\
-         Every provisioning request also writes its audit record (one PutItem, shown apart and\n\
-         included in the price). The token check (one GetItem, cached by the API Gateway\n\
-         authorizer) is not included.\n"
+         Every provisioning request also writes its audit record (one PutItem) and, when it has\n\
+         lifecycle events, their outbox items, which the table's stream carries to EventBridge\n\
+         (one PutItem for one event, a transaction for several): both shown apart and included\n\
+         in the price. The token check (one GetItem, cached by the API Gateway authorizer) and\n\
+         the publication of the events (docs/events.md, cost per event) are not included.\n"
     );
     println!(
         "Prices: on-demand, US East (N. Virginia), ${USD_PER_MILLION_READ_UNITS} per million read\n\
