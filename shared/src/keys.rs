@@ -55,13 +55,44 @@ pub fn listing(t: &str, kind: ResourceKind) -> String {
     }
 }
 
-/// The counter of a tenant's resources of one kind.
-pub fn counter(t: &str, kind: ResourceKind) -> Key {
-    let sk = match kind {
+/// How many shard items a tenant's resource counter of one kind is split into.
+///
+/// Every create and delete adds ±1 to one shard inside its transaction, and DynamoDB cancels
+/// concurrent transactions that touch the same item (`TransactionConflict`): with a single
+/// counter item, concurrent creates in one tenant (an IdP's initial sync, `POST /Bulk`,
+/// `scimctl import`) ran one at a time. With `COUNTER_SHARDS` items, two concurrent creates
+/// meet only when their ids hash to the same shard. The price is on the read side: a total
+/// (`totalResults` of an unfiltered list) is one Query returning all shards, whose tiny items
+/// (under 100 bytes each) still fit one 4 KB read unit at this count, legacy item included.
+/// More shards would cut conflicts further but, past about 40, cost a second read unit per
+/// total.
+pub const COUNTER_SHARDS: usize = 32;
+
+/// The partition of a tenant's resource counters.
+pub fn counters(t: &str) -> String {
+    format!("T#{t}#COUNT")
+}
+
+/// Sort-key prefix of the counter shards of one kind: one Query of [`counters`] with this prefix
+/// returns all of them, and also the single counter item written before the counter was sharded,
+/// whose sort key is the prefix itself. Neither kind's prefix is a prefix of the other's.
+pub fn counter_prefix(kind: ResourceKind) -> &'static str {
+    match kind {
         ResourceKind::User => "USERS",
         ResourceKind::Group => "GROUPS",
-    };
-    Key::new(format!("T#{t}#COUNT"), sk)
+    }
+}
+
+/// The counter shard of one resource: `{USERS|GROUPS}#{nn}`, chosen by a hash of its id, so that
+/// its delete decrements the shard its create incremented (any shard would do for the total,
+/// which is the sum of the shards).
+pub fn counter_shard(t: &str, kind: ResourceKind, id: &str) -> Key {
+    // FNV-1a: stable across builds and platforms, unlike `std`'s hasher.
+    let hash = id.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    });
+    let shard = hash % COUNTER_SHARDS as u64;
+    Key::new(counters(t), format!("{}#{shard:02}", counter_prefix(kind)))
 }
 
 /// A membership edge lives in the member's partition, next to the member's own item, so that one
@@ -218,7 +249,7 @@ mod tests {
     fn every_tenant_key_starts_with_the_tenant() {
         let keys = [
             resource("a", ResourceKind::User, "1"),
-            counter("a", ResourceKind::Group),
+            counter_shard("a", ResourceKind::Group, "1"),
             member_edge("a", ResourceKind::User, "u", "g"),
             member_edge_gsi("a", "g", "u"),
             Unique::UserName.marker("a", "Bob"),
@@ -230,6 +261,27 @@ mod tests {
         assert!(listing("a", ResourceKind::User).starts_with("T#a#"));
         assert!(audit_log("a", "2026-01-01").starts_with("T#a#"));
         assert!(outbox("a", "2026-01-01").starts_with("T#a#"));
+    }
+
+    #[test]
+    fn counter_shards_are_stable_spread_and_kept_apart_by_kind() {
+        let users = counter_prefix(ResourceKind::User);
+        let groups = counter_prefix(ResourceKind::Group);
+        assert!(!users.starts_with(groups) && !groups.starts_with(users));
+        let id = "0190f3a2-7b1c-7d4e-9f00-123456789abc";
+        let shard = counter_shard("a", ResourceKind::User, id);
+        assert_eq!(shard, counter_shard("a", ResourceKind::User, id));
+        assert_eq!(shard.pk, counters("a"));
+        assert!(shard.sk.starts_with("USERS#"), "{shard:?}");
+        assert!(
+            counter_shard("a", ResourceKind::Group, id)
+                .sk
+                .starts_with("GROUPS#")
+        );
+        let used: std::collections::BTreeSet<String> = (0..1000)
+            .map(|_| counter_shard("a", ResourceKind::User, &uuid::Uuid::now_v7().to_string()).sk)
+            .collect();
+        assert_eq!(used.len(), COUNTER_SHARDS, "{used:?}");
     }
 
     #[test]

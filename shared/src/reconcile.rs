@@ -10,8 +10,9 @@ use std::collections::BTreeSet;
 use serde_json::Value;
 
 use crate::dialect;
-use crate::error::{ScimError, ScimResult};
+use crate::error::ScimResult;
 use crate::http::{Method, ScimRequest};
+use crate::ops::members::member_ids;
 use crate::resource;
 use crate::router::Operation;
 use crate::schema::{ResourceKind, ResourceType};
@@ -62,7 +63,7 @@ fn prepare(kind: ResourceKind, body: &Value, required: bool) -> ScimResult<Prepa
     let rt = ResourceType::of(kind);
     let mut doc = resource::canonicalize(rt, body.clone())?;
     let members = match (kind, doc.as_object_mut().and_then(|o| o.remove("members"))) {
-        (ResourceKind::Group, Some(m)) => member_ids(&m)?,
+        (ResourceKind::Group, Some(m)) => member_ids(&m)?.into_iter().collect(),
         _ => BTreeSet::new(),
     };
     if required {
@@ -73,25 +74,6 @@ fn prepare(kind: ResourceKind, body: &Value, required: bool) -> ScimResult<Prepa
         o.remove("password");
     }
     Ok(Prepared { doc, members })
-}
-
-fn member_ids(v: &Value) -> ScimResult<BTreeSet<String>> {
-    let one = |m: &Value| -> ScimResult<String> {
-        m.get("value")
-            .and_then(Value::as_str)
-            .filter(|s| !s.is_empty())
-            .map(str::to_string)
-            .ok_or_else(|| {
-                ScimError::InvalidValue("each member needs a string 'value' (the member id)".into())
-            })
-    };
-    match v {
-        Value::Array(items) => items.iter().map(one).collect(),
-        Value::Object(_) => Ok(BTreeSet::from([one(v)?])),
-        _ => Err(ScimError::InvalidValue(
-            "'members' must be an array of {\"value\": id}".into(),
-        )),
-    }
 }
 
 #[cfg(test)]

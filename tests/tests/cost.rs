@@ -48,9 +48,9 @@ async fn each_request_costs_what_the_table_design_promises() {
     }
     let list = &row(&rows, "List a page of 100").usage;
     assert_eq!(
-        (list.queries, list.gets),
-        (1, 1),
-        "a list page is one Query and the counter read"
+        (list.queries, list.gets, list.read_units),
+        (2, 0, 5.5),
+        "a list page is one Query of the listing and one Query of the counter shards"
     );
     for r in &rows {
         assert!(r.usage.calls > 0 && r.status < 300, "{}", r.operation);

@@ -2,8 +2,8 @@
 //!
 //! Equality filters on `id`, `userName`, `externalId` and group `displayName` are answered by key
 //! lookups. Without a filter or sort, pages are read from the per-tenant listing index and the
-//! total comes from the tenant's counter. Any other filter reads the listing index page by page,
-//! at most `max_filter_scan` resources, and answers 400 tooMany above that bound.
+//! total is the sum of the tenant's counter shards. Any other filter reads the listing index page
+//! by page, at most `max_filter_scan` resources, and answers 400 tooMany above that bound.
 //!
 //! Index paging (`startIndex`) far into a listing starts from a *checkpoint*: an item that
 //! records which id sits at every 1,000th position of the listing index, written by the first
@@ -325,11 +325,7 @@ async fn select(
         )));
     }
     if params.filter.is_none() && params.sort_by.is_none() {
-        let total = ctx
-            .store
-            .get(&keys::counter(ctx.tenant, kind))
-            .await?
-            .map_or(0, |i| i.count.max(0) as usize);
+        let total = counted_total(ctx, kind).await?;
         if count == 0 || skip >= total {
             return Ok((total, Vec::new()));
         }
@@ -406,6 +402,29 @@ async fn respond_cursor(
     Ok(ScimResponse::json(200, body))
 }
 
+/// How many resources of one kind the tenant has: the sum of its counter shards (and of the
+/// counter item written before the counter was sharded), read with one Query of the counter
+/// partition (docs/table-design.md).
+async fn counted_total(ctx: &Ctx<'_>, kind: ResourceKind) -> ScimResult<usize> {
+    // Room for every shard and the legacy item in one page, so that one call reads them all.
+    let mut q = Query::new(
+        Index::Primary,
+        keys::counters(ctx.tenant),
+        keys::counter_prefix(kind),
+        100,
+    );
+    let mut sum: i64 = 0;
+    loop {
+        let page = ctx.store.query(&q).await?;
+        sum += page.items.iter().map(|i| i.count).sum::<i64>();
+        match page.next {
+            Some(next) => q.start_after = Some(next),
+            None => break,
+        }
+    }
+    Ok(sum.max(0) as usize)
+}
+
 /// Up to `count` matches with ids after `after`, in id order, whether more follow, and the total
 /// number of matches when known without a scan.
 async fn select_after(
@@ -436,12 +455,7 @@ async fn select_after(
         return Ok((Some(total), rest.into_iter().take(count).collect(), more));
     }
     let total = match params.filter {
-        None => Some(
-            ctx.store
-                .get(&keys::counter(ctx.tenant, kind))
-                .await?
-                .map_or(0, |i| i.count.max(0) as usize),
-        ),
+        None => Some(counted_total(ctx, kind).await?),
         Some(_) => None,
     };
     let listing = keys::listing(ctx.tenant, kind);

@@ -7,7 +7,7 @@ mod discovery;
 pub mod effective_roles;
 mod emergency;
 mod list;
-mod members;
+pub(crate) mod members;
 mod resources;
 mod stored;
 

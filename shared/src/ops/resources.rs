@@ -326,7 +326,7 @@ pub async fn create(
     primary.extend(marker_writes(ctx, kind, &id, None, Some(&stored.doc)));
     primary.push((
         Write::Add {
-            key: keys::counter(ctx.tenant, kind),
+            key: keys::counter_shard(ctx.tenant, kind, &id),
             delta: 1,
         },
         None,
@@ -674,7 +674,7 @@ async fn delete_stored(ctx: &Ctx<'_>, stored: &Stored, own: Vec<Item>) -> Result
     ));
     primary.push((
         Write::Add {
-            key: keys::counter(ctx.tenant, stored.kind),
+            key: keys::counter_shard(ctx.tenant, stored.kind, &stored.id),
             delta: -1,
         },
         None,

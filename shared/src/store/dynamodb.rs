@@ -357,6 +357,16 @@ fn single_write_error<E: ProvideErrorMetadata + std::fmt::Debug>(e: E) -> StoreE
 
 #[async_trait]
 impl Store for DynamoStore {
+    /// DynamoDB cancels concurrent transactions that touch the same item (`TransactionConflict`),
+    /// and every create of a tenant adds to one of its [`keys::COUNTER_SHARDS`] counter shards:
+    /// as many creates at a time as there are shards meet about one other create on their shard
+    /// on average (retried with backoff); more would mostly add cancellations.
+    ///
+    /// [`keys::COUNTER_SHARDS`]: crate::keys::COUNTER_SHARDS
+    fn concurrent_writes(&self) -> usize {
+        crate::keys::COUNTER_SHARDS
+    }
+
     async fn get(&self, key: &Key) -> Result<Option<Item>, StoreError> {
         let out = self
             .client

@@ -188,9 +188,8 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     async fn query(&self, query: &Query) -> Result<Page, StoreError>;
 
     /// How many independent transactions of one request are worth running at the same time
-    /// (the independent POSTs of a bulk request). DynamoDB runs transactions that touch the same
-    /// item (a tenant's resource counter) one at a time and cancels the others, which then retry:
-    /// a few at a time overlap the round trips without many cancellations.
+    /// (the independent POSTs of a bulk request): enough to overlap round trips or share commits,
+    /// few enough not to make the backend cancel them against each other.
     fn concurrent_writes(&self) -> usize {
         16
     }
