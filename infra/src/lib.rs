@@ -2,6 +2,7 @@
 //! `scim-shared`; this crate only adapts HTTP and the command line to it.
 
 pub mod admin;
+pub mod auth_cache;
 pub mod import;
 pub mod report;
 pub mod server;

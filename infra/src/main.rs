@@ -43,6 +43,11 @@ enum Command {
         /// unset.
         #[arg(long, env = "SCIM_OPERATOR_TOKEN", hide_env_values = true)]
         operator_token: Option<String>,
+        /// Seconds a Secret Token's authorization is kept, as API Gateway caches its
+        /// authorizer's answers: a revoked token or changed settings take effect within it.
+        /// 0 reads the token on every request.
+        #[arg(long, env = "SCIM_AUTH_CACHE_TTL", default_value_t = server::DEFAULT_AUTH_CACHE_TTL.as_secs())]
+        auth_cache_ttl: u64,
     },
     /// Deactivate a user and remove its group memberships at once, and deliver the emergency
     /// leaver event to the tenant's webhook before returning.
@@ -227,7 +232,18 @@ async fn main() -> anyhow::Result<()> {
             addr,
             public_url,
             operator_token,
-        } => serve(cli.store.open().await?, addr, public_url, operator_token).await,
+            auth_cache_ttl,
+        } => {
+            let auth_ttl = std::time::Duration::from_secs(auth_cache_ttl);
+            serve(
+                cli.store.open().await?,
+                addr,
+                public_url,
+                operator_token,
+                auth_ttl,
+            )
+            .await
+        }
         Command::EmergencyLogout { tenant, user } => {
             let service = Service::new(cli.store.open().await?, Limits::default());
             let client = scimctl::webhook::client();
@@ -483,6 +499,7 @@ async fn serve(
     addr: SocketAddr,
     public_url: Option<String>,
     operator_token: Option<String>,
+    auth_ttl: std::time::Duration,
 ) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(addr)
         .await
@@ -511,7 +528,7 @@ async fn serve(
     let sink = scimctl::webhook::WebhookSink::spawn(store.clone(), Default::default());
     let service = Arc::new(Service::new(store, Limits::default()).with_sink(sink));
     let app = scimctl::admin::router(service.clone(), &operator_token)
-        .merge(server::app(service, public_url));
+        .merge(server::app(service, public_url, auth_ttl));
     server::serve(listener, app, shutdown_signal()).await?;
     eprintln!("scimctl stopped");
     Ok(())

@@ -2,6 +2,7 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::Router;
 use axum::body::Body;
@@ -14,6 +15,7 @@ use scim_shared::tenant::Principal;
 use tokio::net::TcpListener;
 
 use crate::admin;
+use crate::auth_cache::AuthCache;
 
 /// Where the API is mounted.
 pub const BASE_PATH: &str = "/scim/v2";
@@ -21,16 +23,23 @@ pub const BASE_PATH: &str = "/scim/v2";
 #[derive(Debug, Clone)]
 struct AppState {
     service: Arc<Service>,
+    /// Authorizations of Secret Tokens, kept for a TTL as API Gateway keeps its authorizer's.
+    auth: Arc<AuthCache>,
     /// Delivers emergency leavers (tenant policy `deactivation = emergency`) before answering.
     client: reqwest::Client,
     /// Public base URL (e.g. behind a proxy); derived from the Host header when unset.
     public_url: Option<String>,
 }
 
+/// How long `serve` keeps a token's authorization unless told otherwise.
+pub const DEFAULT_AUTH_CACHE_TTL: Duration = Duration::from_secs(60);
+
 /// The application: every path goes through one handler, which the shared router dispatches.
-pub fn app(service: Arc<Service>, public_url: Option<String>) -> Router {
+/// Authorizations are cached for `auth_ttl` ([`AuthCache`]; zero: every request reads its token).
+pub fn app(service: Arc<Service>, public_url: Option<String>, auth_ttl: Duration) -> Router {
     Router::new().fallback(handle).with_state(AppState {
         service,
+        auth: Arc::new(AuthCache::new(auth_ttl)),
         client: crate::webhook::client(),
         public_url,
     })
@@ -86,9 +95,10 @@ async fn to_scim(
         .filter(|p| p.is_empty() || p.starts_with('/'))
         .ok_or_else(|| ScimError::NotFound(format!("the SCIM API is under {BASE_PATH}")))?
         .to_string();
+    let authorization = header_str(&parts.headers, header::AUTHORIZATION);
     let caller = state
-        .service
-        .authenticate(header_str(&parts.headers, header::AUTHORIZATION))
+        .auth
+        .authenticate(&state.service, authorization)
         .await?;
     let method = Method::parse(parts.method.as_str())
         .ok_or_else(|| ScimError::MethodNotAllowed(format!("{} is not supported", parts.method)))?;

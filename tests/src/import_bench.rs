@@ -35,8 +35,9 @@ pub fn write_users(path: &Path, n: usize) -> anyhow::Result<()> {
 }
 
 /// Imports `n` generated users into tenant `import` of a fresh file store under `dir`, at
-/// `concurrency` rows in flight, then once more; a Markdown section with both runs.
-pub async fn run(dir: &Path, n: usize, concurrency: usize) -> anyhow::Result<String> {
+/// `concurrency` rows in flight, then once more; a Markdown section with both runs and the users/s
+/// of the first.
+pub async fn run(dir: &Path, n: usize, concurrency: usize) -> anyhow::Result<(String, f64)> {
     let input = dir.join("users.jsonl");
     write_users(&input, n)?;
     let store: Arc<dyn Store> = Arc::new(
@@ -57,13 +58,14 @@ pub async fn run(dir: &Path, n: usize, concurrency: usize) -> anyhow::Result<Str
             again.users.unchanged
         );
     }
-    Ok(format!(
+    let text = format!(
         "`scimctl import` of {n} users (JSONL, {concurrency} rows in flight) into a fresh durable \
          file store, through the service in-process (lookup by userName and externalId, POST, \
          audit record, outbox event):\n\n{}\n{}\n",
         line("first run (all created)", &first),
         line("second run (all unchanged)", &again)
-    ))
+    );
+    Ok((text, first.rate()))
 }
 
 fn line(what: &str, s: &Summary) -> String {

@@ -82,6 +82,14 @@ impl TestServer {
         Self::with_service(store, service).await
     }
 
+    /// Starts a server over the given store that keeps authorizations as `scimctl serve` does by
+    /// default (the other constructors read the token on every request, so that revocations in
+    /// tests take effect at once).
+    pub async fn as_served(store: Arc<dyn Store>, limits: Limits) -> TestServer {
+        let service = Service::new(store.clone(), limits);
+        Self::serve(store, service, scimctl::server::DEFAULT_AUTH_CACHE_TTL).await
+    }
+
     /// Starts a server that delivers events to tenants' webhooks, as `scimctl serve` does.
     pub async fn with_webhooks(retry: scimctl::webhook::Retry) -> TestServer {
         let store = fresh_store().await;
@@ -91,6 +99,14 @@ impl TestServer {
     }
 
     async fn with_service(store: Arc<dyn Store>, service: Service) -> TestServer {
+        Self::serve(store, service, std::time::Duration::ZERO).await
+    }
+
+    async fn serve(
+        store: Arc<dyn Store>,
+        service: Service,
+        auth_ttl: std::time::Duration,
+    ) -> TestServer {
         let service = Arc::new(service);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
@@ -98,7 +114,7 @@ impl TestServer {
         let addr = listener.local_addr().expect("addr");
         let (stop, stopped) = oneshot::channel::<()>();
         let app = scimctl::admin::router(service.clone(), OPERATOR_TOKEN)
-            .merge(scimctl::server::app(service.clone(), None));
+            .merge(scimctl::server::app(service.clone(), None, auth_ttl));
         tokio::spawn(scimctl::server::serve(listener, app, async {
             let _ = stopped.await;
         }));

@@ -50,7 +50,7 @@ impl Plan {
             max_requests: 2_000_000,
             group_sizes: vec![10, 1000, 10_000, 100_000],
             paging_users: 100_000,
-            repeat: 21,
+            repeat: 51,
         }
     }
 
@@ -230,8 +230,13 @@ fn user_body(name: &str) -> Value {
         "emails": [{"value": format!("{name}@example.com"), "type": "work", "primary": true}], "active": true})
 }
 
-/// Creates `n` users of tenant `acme` in-process, 32 at a time; their ids in creation order.
-async fn fill_users(srv: &Arc<TestServer>, prefix: &str, n: usize) -> anyhow::Result<Vec<String>> {
+/// Creates `n` users of tenant `acme` in-process, 32 at a time; their ids in creation order and
+/// the creates/s.
+async fn fill_users(
+    srv: &Arc<TestServer>,
+    prefix: &str,
+    n: usize,
+) -> anyhow::Result<(Vec<String>, f64)> {
     let started = Instant::now();
     let mut ids = Vec::with_capacity(n);
     let names: Vec<String> = (0..n).map(|i| format!("{prefix}{i:06}")).collect();
@@ -252,14 +257,14 @@ async fn fill_users(srv: &Arc<TestServer>, prefix: &str, n: usize) -> anyhow::Re
             ids.push(id.context("created user without id")?.to_string());
         }
     }
+    let rate = n as f64 / started.elapsed().as_secs_f64();
     eprintln!(
-        "created {n} users in {:.1} s ({:.0}/s)",
-        started.elapsed().as_secs_f64(),
-        n as f64 / started.elapsed().as_secs_f64()
+        "created {n} users in {:.1} s ({rate:.0}/s)",
+        started.elapsed().as_secs_f64()
     );
     // Creation order of concurrent creates is the order of their ids (UUID v7).
     ids.sort();
-    Ok(ids)
+    Ok((ids, rate))
 }
 
 fn members(ids: &[String]) -> Value {
@@ -299,7 +304,7 @@ async fn main() -> anyhow::Result<()> {
     } else if only_import {
         scim_tests::import_bench::run(&dir, plan.paging_users, 256)
             .await
-            .map(|s| format!("## Import\n\n{s}"))
+            .map(|(s, _)| format!("## Import\n\n{s}"))
     } else {
         run(&plan, &dir).await
     };
@@ -319,7 +324,7 @@ async fn main() -> anyhow::Result<()> {
 
 async fn run(plan: &Plan, dir: &std::path::Path) -> anyhow::Result<String> {
     let store = Arc::new(EmbeddedStore::open(&dir.join("scim.redb")).context("opening the store")?);
-    let srv = Arc::new(TestServer::with_store(store, Limits::default()).await);
+    let srv = Arc::new(TestServer::as_served(store, Limits::default()).await);
     let mut out = String::new();
 
     // --- mixed load -------------------------------------------------------------------------
@@ -369,6 +374,7 @@ async fn run(plan: &Plan, dir: &std::path::Path) -> anyhow::Result<String> {
     out.push_str("|---|---|---|---|---|---|---|\n");
     let mut hello_rate = 0.0;
     let mut get_rate = 0.0;
+    let mut targets = Targets::default();
     for concurrency in [8, 32] {
         let mixed = [Op::GetById, Op::FilterUserName, Op::PatchReplace];
         let (mut samples, elapsed) = run_load(&load, &mixed, &users, concurrency, plan).await;
@@ -386,6 +392,13 @@ async fn run(plan: &Plan, dir: &std::path::Path) -> anyhow::Result<String> {
             all.merge(s.clone());
         }
         let n = all.latencies.len();
+        if concurrency == 32 {
+            targets.mixed = (
+                n as f64 / elapsed.as_secs_f64(),
+                ms(all.percentile(0.99)),
+                all.errors,
+            );
+        }
         out.push_str(&format!(
             "| {concurrency} | **mixed** | {n} | {} | **{:.0}** | {:.2} | **{:.2}** |\n",
             all.errors,
@@ -424,9 +437,10 @@ async fn run(plan: &Plan, dir: &std::path::Path) -> anyhow::Result<String> {
         "\nGET by id at c=32 alone: {get_rate:.0} req/s = {:.0}% of the bare server's {hello_rate:.0} req/s.\n\n",
         100.0 * get_rate / hello_rate.max(1.0)
     ));
+    targets.get_share = get_rate / hello_rate.max(1.0);
 
     // --- large group ---------------------------------------------------------------------------
-    let ids = fill_users(&srv, "user", plan.paging_users).await?;
+    let (ids, fill_rate) = fill_users(&srv, "user", plan.paging_users).await?;
     let c = &srv.client;
     let gid = c.create_group("big").await;
     let gat = format!("/Groups/{gid}");
@@ -488,6 +502,7 @@ async fn run(plan: &Plan, dir: &std::path::Path) -> anyhow::Result<String> {
         ));
     }
     if let (Some(first), Some(last)) = (add_at.first(), add_at.last()) {
+        targets.add_ratio = last.as_secs_f64() / first.as_secs_f64().max(1e-9);
         out.push_str(&format!(
             "\nAdd 1 member at {} ÷ at {} members: {:.2}.\n\n",
             filled,
@@ -523,32 +538,103 @@ async fn run(plan: &Plan, dir: &std::path::Path) -> anyhow::Result<String> {
     out.push_str("| page | ms |\n|---|---|\n");
     out.push_str(&format!("| startIndex=1 | {:.2} |\n", ms(first)));
     out.push_str(&format!("| startIndex={deep} | {:.2} |\n", ms(deep_t)));
+    targets.page_ratio = deep_t.as_secs_f64() / first.as_secs_f64().max(1e-9);
     out.push_str(&format!(
         "\nPage at startIndex {deep} ÷ first page: {:.2}.\n\n",
-        deep_t.as_secs_f64() / first.as_secs_f64().max(1e-9)
+        targets.page_ratio
     ));
-    out.push_str(&cursor_walk(c, &ids).await?);
+    let (walk, duplicates, missing) = cursor_walk(c, &ids).await?;
+    targets.cursor = (n, duplicates, missing);
+    out.push_str(&walk);
 
     // --- import ----------------------------------------------------------------------------------
     out.push_str("## Import\n\n");
     out.push_str(&format!(
-        "In-process creation of {n} users, 32 at a time, through the service (what an import without /Bulk does): see `created … users/s` on stderr of the run.\n\n"
+        "- one POST /Users per user, in-process, 32 in flight (the large-group and paging users above): {n} users, **{fill_rate:.0} users/s**\n"
     ));
-    out.push_str(&bulk_import(&srv, plan.paging_users).await?);
+    let (bulk, bulk_rate) = bulk_import(&srv, plan.paging_users).await?;
+    out.push_str(&bulk);
     let import_dir = dir.join("import");
     std::fs::create_dir_all(&import_dir)?;
-    out.push_str(&scim_tests::import_bench::run(&import_dir, plan.paging_users, 256).await?);
+    let (import, import_rate) =
+        scim_tests::import_bench::run(&import_dir, plan.paging_users, 256).await?;
+    out.push_str(&import);
+    targets.import = (plan.paging_users, bulk_rate, import_rate);
+    out.push_str(&targets.table());
     Ok(out)
+}
+
+/// What the run measured against each target, for the closing table.
+#[derive(Debug, Default)]
+struct Targets {
+    /// Mixed load at c=32: req/s, p99 ms, errors.
+    mixed: (f64, f64, usize),
+    /// GET by id alone ÷ the bare server, at c=32.
+    get_share: f64,
+    /// Add one member at the largest size ÷ at the smallest.
+    add_ratio: f64,
+    /// Deep page ÷ first page.
+    page_ratio: f64,
+    /// Cursor walk: users, duplicates, missing.
+    cursor: (usize, usize, usize),
+    /// Import: users, best users/s through /Bulk, users/s through `scimctl import`.
+    import: (usize, f64, f64),
+}
+
+impl Targets {
+    fn table(&self) -> String {
+        let verdict = |ok: bool| if ok { "met" } else { "missed" };
+        let (rate, p99, errors) = self.mixed;
+        let (users, duplicates, missing) = self.cursor;
+        let (imported, bulk, import) = self.import;
+        let rows = [
+            (
+                "mixed load at c=32: ≥ 4,000 req/s, p99 ≤ 50 ms, no errors".to_string(),
+                rate >= 4000.0 && p99 <= 50.0 && errors == 0,
+                format!("{rate:.0} req/s, p99 {p99:.2} ms, {errors} errors"),
+            ),
+            (
+                "GET by id ≥ 50% of the bare server".into(),
+                self.get_share >= 0.5,
+                format!("{:.0}%", 100.0 * self.get_share),
+            ),
+            (
+                "add 1 member at the largest size ÷ at 10 ≤ 1.2".into(),
+                self.add_ratio <= 1.2,
+                format!("{:.2}", self.add_ratio),
+            ),
+            (
+                "page at startIndex 90,001 ÷ first ≤ 2".into(),
+                self.page_ratio <= 2.0,
+                format!("{:.2}", self.page_ratio),
+            ),
+            (
+                format!("cursor walk over {users} users: no duplicate, none missing"),
+                duplicates == 0 && missing == 0,
+                format!("{duplicates} duplicates, {missing} missing"),
+            ),
+            (
+                format!("import of {imported} users ≥ 5,000 users/s"),
+                bulk >= 5000.0 && import >= 5000.0,
+                format!("/Bulk {bulk:.0} users/s, `scimctl import` {import:.0} users/s"),
+            ),
+        ];
+        let mut out = String::from(
+            "\n## Against the targets (this run)\n\n| target | | measured |\n|---|---|---|\n",
+        );
+        for (target, ok, measured) in rows {
+            out.push_str(&format!("| {target} | {} | {measured} |\n", verdict(ok)));
+        }
+        out
+    }
 }
 
 /// The import through `POST /Bulk` alone, on a fresh durable store.
 async fn bulk_import_only(plan: &Plan, dir: &std::path::Path) -> anyhow::Result<String> {
     let store = Arc::new(EmbeddedStore::open(&dir.join("scim.redb")).context("opening the store")?);
     let srv = TestServer::with_store(store, Limits::default()).await;
-    Ok(format!(
-        "## Import\n\n{}",
-        bulk_import(&srv, plan.paging_users).await?
-    ))
+    let (text, _) = bulk_import(&srv, plan.paging_users).await?;
+    Ok(format!("## Import\n\n{text}"))
 }
 
 /// Operations per bulk request of the import (the service's maxOperations).
@@ -557,8 +643,9 @@ const BULK_BATCH: usize = 1000;
 /// Imports `n` users over HTTP through `POST /Bulk`, `BULK_BATCH` creates per request, with 1
 /// and with 4 bulk requests in flight, each into a tenant of its own; checks every operation
 /// answered 201 and the tenant holds `n` users. A Markdown list item per run.
-async fn bulk_import(srv: &TestServer, n: usize) -> anyhow::Result<String> {
+async fn bulk_import(srv: &TestServer, n: usize) -> anyhow::Result<(String, f64)> {
     let mut out = String::new();
+    let mut best: f64 = 0.0;
     for concurrency in [1, 4] {
         let tenant = format!("bulk{concurrency}");
         srv.tenant(&tenant).await;
@@ -616,6 +703,7 @@ async fn bulk_import(srv: &TestServer, n: usize) -> anyhow::Result<String> {
             bail!("the bulk import left {total} users, not {n}");
         }
         let rate = n as f64 / elapsed.as_secs_f64();
+        best = best.max(rate);
         eprintln!(
             "bulk import, {concurrency} request(s) in flight: {n} users in {:.1} s ({rate:.0}/s)",
             elapsed.as_secs_f64()
@@ -626,14 +714,14 @@ async fn bulk_import(srv: &TestServer, n: usize) -> anyhow::Result<String> {
             elapsed.as_secs_f64()
         ));
     }
-    Ok(out)
+    Ok((out, best))
 }
 
 /// The cursor walk over every user of `acme` (RFC 9865), checked against the ids created.
-async fn cursor_walk(c: &Scim, ids: &[String]) -> anyhow::Result<String> {
+async fn cursor_walk(c: &Scim, ids: &[String]) -> anyhow::Result<(String, usize, usize)> {
     let probe = c.get("/Users?cursor&count=1").await;
     if probe.body.get("nextCursor").is_none() {
-        return Ok("Cursor walk: not built.\n\n".into());
+        bail!("cursor paging answered no nextCursor");
     }
     let started = Instant::now();
     let mut seen = Vec::with_capacity(ids.len());
@@ -661,11 +749,12 @@ async fn cursor_walk(c: &Scim, ids: &[String]) -> anyhow::Result<String> {
         .iter()
         .filter(|id| seen.binary_search(id).is_err())
         .count();
-    Ok(format!(
+    let text = format!(
         "Cursor walk, count=1000: {pages} pages, {n} ids in {:.2} s ({:.2} ms per page), {duplicates} duplicates, {missing} missing.\n\n",
         elapsed.as_secs_f64(),
         ms(elapsed) / pages as f64
-    ))
+    );
+    Ok((text, duplicates, missing))
 }
 
 /// A token of tenant `bench` for the raw load client.
