@@ -53,7 +53,8 @@ fn outbox_events(event: &StreamEvent) -> Vec<Value> {
         .records
         .iter()
         .map(record)
-        .filter_map(|r| stream::event_of(&r).ok())
+        .filter_map(|r| stream::events_of(&r).ok())
+        .flatten()
         .map(|e| serde_json::to_value(e).expect("JSON"))
         .collect()
 }
@@ -182,6 +183,40 @@ async fn a_refused_record_is_reported_with_every_later_one_and_the_retry_publish
 }
 
 #[tokio::test]
+async fn a_request_item_is_published_whole_and_marked_only_when_all_its_events_are_out() {
+    let store = fresh_store().await;
+    let bus = Bus::default();
+    // One item per request: the first holds 1 event, the second 12.
+    let batch = fixture("request-items.json");
+    let events = outbox_events(&batch);
+    assert_eq!((batch.records.len(), events.len()), (2, 13));
+    bus.refuse(events[4]["id"].as_str().expect("id"));
+
+    let response = events::handle(&*store, &bus, &batch, NOW).await;
+    let ids = record_ids(&batch);
+    assert_eq!(failures(&response), ids[1..], "the half-published request");
+    // Delivered again: the second request's events all go out (some a second time, with the
+    // same ids), the first request's not at all.
+    bus.accept_all();
+    let before = bus.ids().len();
+    let retry = events::handle(&*store, &bus, &batch, NOW).await;
+    assert!(failures(&retry).is_empty(), "{retry:?}");
+    let second: Vec<String> = bus.ids()[before..].to_vec();
+    let expected: Vec<String> = events[1..]
+        .iter()
+        .map(|e| e["id"].as_str().expect("id").to_string())
+        .collect();
+    assert_eq!(second, expected);
+    let again = events::handle(&*store, &bus, &batch, NOW).await;
+    assert!(failures(&again).is_empty());
+    assert_eq!(
+        bus.ids().len(),
+        before + 12,
+        "both requests marked: nothing twice"
+    );
+}
+
+#[tokio::test]
 async fn a_failed_call_reports_the_whole_batch_and_publishes_nothing() {
     let store = fresh_store().await;
     let bus = Bus::default();
@@ -205,7 +240,7 @@ async fn a_published_record_leaves_a_marker_that_outlives_the_stream() {
     let published: Vec<&str> = batch
         .records
         .iter()
-        .filter(|r| stream::event_of(&record(r)).is_ok())
+        .filter(|r| stream::events_of(&record(r)).is_ok())
         .map(|r| r.event_id.as_str())
         .collect();
     assert_eq!(published.len(), 1);
@@ -315,7 +350,11 @@ async fn scim_requests_events_reach_the_bus_as_the_service_computed_them_and_an_
 
     let days: BTreeSet<String> = [first_day, clock::day(clock::now())].into_iter().collect();
     let items = outbox_items(&*store, &days.into_iter().collect::<Vec<_>>()).await;
-    assert_eq!(items.len(), computed.len() + 1, "one outbox item per event");
+    assert_eq!(
+        items.len(),
+        3,
+        "one outbox item per request: two creates, one logout"
+    );
     let stream_bus = Bus::default();
     let response = events::handle(&*store, &stream_bus, &inserts(&items), NOW).await;
     assert!(failures(&response).is_empty());
@@ -440,7 +479,7 @@ fn the_stream_filter_lets_exactly_the_outbox_inserts_through() {
             .zip(&parsed.records)
         {
             let through = matches(&pattern, json);
-            let carries = stream::event_of(&record(r)).is_ok();
+            let carries = stream::events_of(&record(r)).is_ok();
             assert_eq!(through, carries, "{name} {}: {json}", r.event_id);
             if through {
                 seen.0 += 1;

@@ -1,6 +1,8 @@
-//! The event outbox: each provisioning request's lifecycle events stored as items under
-//! `T#{t}#EVT#{day}` / `EVT#{time}#{request id}#{n}` (expired by TTL) and read by `scimctl
-//! events tail`. Locally they are also handed to an optional [`EventSink`] (the signed webhook
+//! The event outbox: each provisioning request's lifecycle events stored as one item (a JSON
+//! array, in event order; more items only past [`MAX_ITEM_BYTES`]) under `T#{t}#EVT#{day}` /
+//! `EVT#{time}#{request id}#{n}` (expired by TTL) and read by `scimctl events tail`. One item per
+//! request rather than per event: a single write billed by size, where a transaction of one
+//! item per event would cost two write units per event. Locally they are also handed to an optional [`EventSink`] (the signed webhook
 //! of `scimctl serve`); on AWS the table's stream carries the inserted items to the events
 //! function, which publishes them to EventBridge (`stream`). Events their entry point delivers
 //! synchronously (Emergency Logout) are stored under `EVD#` instead, which the stream's filter
@@ -12,11 +14,14 @@ use crate::audit;
 use crate::clock;
 use crate::keys::{self, DELIVERED_SK_PREFIX, OUTBOX_SK_PREFIX};
 use crate::lifecycle::Event;
-use crate::store::{Condition, Item, Key, MAX_TRANSACTION_WRITES, Store, StoreError, Write};
+use crate::store::{Condition, Item, Key, Store, StoreError, Write};
 
 /// How long outbox items are kept (they are a delivery buffer, not the record: that is the
 /// audit log).
 pub const RETENTION_DAYS: i64 = 7;
+
+/// Largest body of one outbox item: well under DynamoDB's 400 KB item limit.
+pub const MAX_ITEM_BYTES: usize = 256 * 1024;
 
 /// Receives the events of each request after they are stored. Implementations must not block:
 /// the SCIM response waits for `publish` to return.
@@ -42,7 +47,8 @@ impl Delivery {
     }
 }
 
-/// The outbox items of one request's events, in event order.
+/// The outbox items of one request's events, in event order: one item unless the events
+/// exceed [`MAX_ITEM_BYTES`] together.
 pub fn items(
     tenant: &str,
     request_id: &str,
@@ -54,19 +60,44 @@ pub fn items(
     let time = clock::format_sortable(at);
     let prefix = delivery.sk_prefix();
     let expires = at.unix_timestamp() + RETENTION_DAYS * 86_400;
-    events
-        .iter()
+    let mut bodies: Vec<Vec<String>> = Vec::new();
+    let mut size = 0;
+    for e in events {
+        let json = serde_json::to_string(e).unwrap_or_default();
+        match bodies.last_mut() {
+            Some(body) if size + json.len() < MAX_ITEM_BYTES => {
+                size += json.len() + 1;
+                body.push(json);
+            }
+            _ => {
+                size = json.len() + 2;
+                bodies.push(vec![json]);
+            }
+        }
+    }
+    bodies
+        .into_iter()
         .enumerate()
-        .map(|(n, e)| Item {
+        .map(|(n, body)| Item {
             key: Key::new(pk.clone(), format!("{prefix}{time}#{request_id}#{n:05}")),
-            body: serde_json::to_string(e).unwrap_or_default(),
+            body: format!("[{}]", body.join(",")),
             expires_at: Some(expires),
             ..Item::default()
         })
         .collect()
 }
 
-/// Stores one request's events for the outbox to deliver: transactions of up to 100 puts.
+/// The events of an outbox item's body: an array of events (or, as written before items held
+/// arrays, one event).
+pub fn events_of(body: &str) -> Result<Vec<Event>, serde_json::Error> {
+    if body.trim_start().starts_with('[') {
+        serde_json::from_str(body)
+    } else {
+        serde_json::from_str(body).map(|e| vec![e])
+    }
+}
+
+/// Stores one request's events for the outbox to deliver: one single put per item.
 pub async fn write(
     store: &dyn Store,
     tenant: &str,
@@ -95,15 +126,12 @@ pub async fn write_delivered(
 }
 
 async fn write_items(store: &dyn Store, items: Vec<Item>) -> Result<(), StoreError> {
-    let writes: Vec<Write> = items
-        .into_iter()
-        .map(|item| Write::Put {
+    for item in items {
+        let put = Write::Put {
             item,
             condition: Condition::None,
-        })
-        .collect();
-    for chunk in writes.chunks(MAX_TRANSACTION_WRITES) {
-        store.transact(chunk.to_vec()).await?;
+        };
+        store.transact(vec![put]).await?;
     }
     Ok(())
 }
@@ -118,8 +146,8 @@ pub fn sort_time(sk: &str) -> Option<&str> {
 /// A stored event with its position, for tailing.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Stored {
-    /// The item's partition and time (`{pk}|{time}#{request id}#{n}`): events after it come
-    /// later.
+    /// The item's partition and time and the event's place in it
+    /// (`{pk}|{time}#{request id}#{n}/{i}`): events after it come later.
     pub position: String,
     pub event: Event,
 }
@@ -142,13 +170,19 @@ pub async fn read(
     let mut stored: Vec<Stored> = items
         .into_iter()
         .filter_map(|i| {
-            let event = serde_json::from_str(&i.body).ok()?;
-            let time = sort_time(&i.key.sk)?;
-            Some(Stored {
-                position: format!("{}|{time}", i.key.pk),
-                event,
-            })
+            let events = events_of(&i.body).ok()?;
+            let at = format!("{}|{}", i.key.pk, sort_time(&i.key.sk)?);
+            Some(
+                events
+                    .into_iter()
+                    .enumerate()
+                    .map(move |(n, event)| Stored {
+                        position: format!("{at}/{n:05}"),
+                        event,
+                    }),
+            )
         })
+        .flatten()
         .collect();
     // Both delivery prefixes share a partition: order by time, whatever the prefix.
     stored.sort_by(|a, b| a.position.cmp(&b.position));

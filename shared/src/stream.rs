@@ -21,6 +21,7 @@ use std::collections::HashSet;
 use crate::clock;
 use crate::keys::{self, OUTBOX_SK_PREFIX};
 use crate::lifecycle::Event;
+use crate::outbox;
 use crate::publish::{self, PublishError, Publisher, Retry};
 use crate::store::{Condition, Item, Key, MAX_BATCH_GET, Store, StoreError, Write};
 
@@ -71,8 +72,8 @@ pub enum Skip {
     Unreadable(String),
 }
 
-/// The event a record carries.
-pub fn event_of(record: &Record) -> Result<Event, Skip> {
+/// The events a record carries (one request's, in order).
+pub fn events_of(record: &Record) -> Result<Vec<Event>, Skip> {
     let outbox = record.action == Some(Action::Insert)
         && record.key.sk.starts_with(OUTBOX_SK_PREFIX)
         && record.key.pk.contains("#EVT#");
@@ -83,7 +84,7 @@ pub fn event_of(record: &Record) -> Result<Event, Skip> {
         .body
         .as_deref()
         .ok_or_else(|| Skip::Unreadable("no body".into()))?;
-    serde_json::from_str(body).map_err(|e| Skip::Unreadable(e.to_string()))
+    outbox::events_of(body).map_err(|e| Skip::Unreadable(e.to_string()))
 }
 
 /// What one batch came to.
@@ -104,10 +105,10 @@ pub struct Report {
 }
 
 /// The marker item of a published record.
-fn marker(record_id: &str, event: &Event) -> Item {
+fn marker(record_id: &str, first: &Event) -> Item {
     Item {
         key: keys::published(record_id),
-        body: serde_json::json!({"event": event.id}).to_string(),
+        body: serde_json::json!({"event": first.id}).to_string(),
         expires_at: Some(clock::now().unix_timestamp() + MARKER_TTL_SECONDS),
         ..Item::default()
     }
@@ -127,12 +128,12 @@ async fn already_published(store: &dyn Store, ids: &[&str]) -> Result<HashSet<St
     Ok(found)
 }
 
-/// Writes the marker of a published record. A marker that exists already (a concurrent
+/// Writes the marker of a record whose events are all published (`first`: the first of them). A marker that exists already (a concurrent
 /// delivery) is fine; a failure is logged: the event is published, only a later redelivery of
 /// the same record could publish it again.
-async fn mark(store: &dyn Store, record_id: &str, event: &Event) {
+async fn mark(store: &dyn Store, record_id: &str, first: &Event) {
     let write = Write::Put {
-        item: marker(record_id, event),
+        item: marker(record_id, first),
         condition: Condition::NotExists,
     };
     match store.transact(vec![write]).await {
@@ -153,8 +154,8 @@ pub async fn deliver(
     // (position in the batch, event), in batch order.
     let mut candidates: Vec<(usize, Event)> = Vec::new();
     for (i, record) in records.iter().enumerate() {
-        match event_of(record) {
-            Ok(event) => candidates.push((i, event)),
+        match events_of(record) {
+            Ok(events) => candidates.extend(events.into_iter().map(|e| (i, e))),
             Err(Skip::NotAnOutboxInsert) => report.ignored += 1,
             Err(e @ Skip::Unreadable(_)) => {
                 tracing::error!(record = record.id, error = %e, "outbox item not published");
@@ -162,10 +163,11 @@ pub async fn deliver(
             }
         }
     }
-    let ids: Vec<&str> = candidates
+    let mut ids: Vec<&str> = candidates
         .iter()
         .map(|(i, _)| records[*i].id.as_str())
         .collect();
+    ids.dedup();
     let published = match already_published(store, &ids).await {
         Ok(p) => p,
         Err(e) => {
@@ -178,25 +180,41 @@ pub async fn deliver(
         .into_iter()
         .filter(|(i, _)| !published.contains(&records[*i].id))
         .unzip();
-    report.duplicates = ids.len() - pending.len();
+    let mut left = vec![0usize; records.len()];
+    for &position in &pending {
+        left[position] += 1;
+    }
+    report.duplicates = ids.len() - left.iter().filter(|n| **n > 0).count();
+    let mut firsts: Vec<Option<&Event>> = vec![None; records.len()];
     for call in publish::calls(&events) {
         let outcomes = publish::put_with_retries(publisher, &events[call.clone()], retry).await;
         let mut first_failure = None;
         for (n, outcome) in outcomes.into_iter().enumerate() {
             let (position, event) = (pending[call.start + n], &events[call.start + n]);
             let record = &records[position].id;
-            match outcome {
+            let done = match outcome {
                 Ok(()) => {
-                    mark(store, record, event).await;
                     report.published += 1;
+                    true
                 }
                 Err(e @ PublishError::TooLarge(_)) => {
                     tracing::error!(record, event = event.id, error = %e, "event not published");
                     report.dropped += 1;
+                    true
                 }
                 Err(e) => {
                     tracing::warn!(record, event = event.id, error = %e, "event not published yet");
                     first_failure.get_or_insert(position);
+                    false
+                }
+            };
+            if done {
+                let first = *firsts[position].get_or_insert(event);
+                left[position] -= 1;
+                // A record is marked once all its events are out; one that failed half-way is
+                // delivered again whole (at least once: its events keep their ids).
+                if left[position] == 0 {
+                    mark(store, record, first).await;
                 }
             }
         }
@@ -227,8 +245,9 @@ mod tests {
         let pk = "T#acme#EVT#2026-01-01";
         let sk = "EVT#2026-01-01T10:00:00.000Z#r#00000";
         assert_eq!(
-            event_of(&record("INSERT", pk, sk, Some(event))).map(|e| e.id),
-            Ok("e".to_string())
+            events_of(&record("INSERT", pk, sk, Some(event)))
+                .map(|e| e.into_iter().map(|e| e.id).collect::<Vec<_>>()),
+            Ok(vec!["e".to_string()])
         );
         for skipped in [
             record("REMOVE", pk, sk, None),
@@ -243,13 +262,13 @@ mod tests {
             record("INSERT", "PUBLISHED#x", "#", Some("{}")),
         ] {
             assert_eq!(
-                event_of(&skipped),
+                events_of(&skipped),
                 Err(Skip::NotAnOutboxInsert),
                 "{skipped:?}"
             );
         }
         assert!(matches!(
-            event_of(&record("INSERT", pk, sk, Some("{"))),
+            events_of(&record("INSERT", pk, sk, Some("{"))),
             Err(Skip::Unreadable(_))
         ));
     }

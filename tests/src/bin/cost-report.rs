@@ -25,8 +25,9 @@ async fn main() -> anyhow::Result<()> {
          4 KB, strongly consistent except GSI queries at half; writes per 1 KB; a call with several\n\
          writes is a transaction and counts double). Deletes are counted as one write unit each.\n\
          Every provisioning request also writes its audit record (one PutItem) and, when it has\n\
-         lifecycle events, their outbox items, which the table's stream carries to EventBridge\n\
-         (one PutItem for one event, a transaction for several): both shown apart and included\n\
+         lifecycle events, one outbox item holding them all, which the table's stream carries to\n\
+         EventBridge (one PutItem, billed by its size); a group request that adds or removes\n\
+         users also reads the tenant's role rules (docs/events.md): all shown apart and included\n\
          in the price. The token check (one GetItem, cached by the API Gateway authorizer) and\n\
          the publication of the events (docs/events.md, cost per event) are not included.\n"
     );
