@@ -120,10 +120,7 @@ impl EmergencyLogout {
         let t = tenant::get_tenant(&**self.service.store(), tenant_id)
             .await?
             .ok_or_else(|| EmergencyError::NoTenant(tenant_id.to_string()))?;
-        let caller = Caller {
-            tenant: &t.id,
-            settings: t.settings,
-        };
+        let caller = Caller::from(&t);
         let event = self
             .service
             .emergency_logout(caller, user_id, ACTOR)

@@ -70,10 +70,7 @@ pub async fn emergency_logout(
     let t = tenant::get_tenant(&*store, tenant_id)
         .await?
         .ok_or_else(|| AdminError::NoTenant(tenant_id.to_string()))?;
-    let caller = Caller {
-        tenant: &t.id,
-        settings: t.settings,
-    };
+    let caller = Caller::from(&t);
     let event = service.emergency_logout(caller, user_id, actor).await?;
     let webhook = deliver_emergency(&*store, client, &t.id, &event).await;
     Ok(Report {

@@ -97,36 +97,18 @@ pub fn events_of(body: &str) -> Result<Vec<Event>, serde_json::Error> {
     }
 }
 
-/// Stores one request's events for the outbox to deliver: one single put per item.
+/// Stores one request's events: one single put per item. With [`Delivery::Synchronous`] (the
+/// caller delivers them itself before answering: Emergency Logout) they are readable like the
+/// others and never delivered by the outbox.
 pub async fn write(
     store: &dyn Store,
     tenant: &str,
     request_id: &str,
     at: OffsetDateTime,
     events: &[Event],
+    delivery: Delivery,
 ) -> Result<(), StoreError> {
-    write_items(
-        store,
-        items(tenant, request_id, at, events, Delivery::Outbox),
-    )
-    .await
-}
-
-/// Stores events that the caller delivers itself before answering (Emergency Logout): readable
-/// like the others, never delivered by the outbox.
-pub async fn write_delivered(
-    store: &dyn Store,
-    tenant: &str,
-    request_id: &str,
-    at: OffsetDateTime,
-    events: &[Event],
-) -> Result<(), StoreError> {
-    let items = items(tenant, request_id, at, events, Delivery::Synchronous);
-    write_items(store, items).await
-}
-
-async fn write_items(store: &dyn Store, items: Vec<Item>) -> Result<(), StoreError> {
-    for item in items {
+    for item in items(tenant, request_id, at, events, delivery) {
         let put = Write::Put {
             item,
             condition: Condition::None,
@@ -215,7 +197,7 @@ mod tests {
             members_removed: Vec::new(),
         };
         let events = diff(origin, &change);
-        write(&store, "acme", "r1", at, &events)
+        write(&store, "acme", "r1", at, &events, Delivery::Outbox)
             .await
             .expect("write");
         let read = read(&store, "acme", at, at).await.expect("read");
@@ -250,8 +232,10 @@ mod tests {
         };
         let a = diff(origin, &change("a"));
         let b = diff(origin, &change("b"));
-        write(&store, "acme", "r2", later, &b).await.expect("write");
-        write_delivered(&store, "acme", "r1", first, &a)
+        write(&store, "acme", "r2", later, &b, Delivery::Outbox)
+            .await
+            .expect("write");
+        write(&store, "acme", "r1", first, &a, Delivery::Synchronous)
             .await
             .expect("write");
         let read = read(&store, "acme", first, later).await.expect("read");

@@ -15,7 +15,7 @@ use crate::http::{ScimRequest, ScimResponse};
 use crate::lifecycle::{self, Change, Event, Origin};
 use crate::ops::effective_roles::{self, RuleUpdate};
 use crate::ops::{self, Ctx, Limits};
-use crate::outbox::{self, EventSink};
+use crate::outbox::{self, Delivery, EventSink};
 use crate::router::{Matched, Operation, route_request};
 use crate::store::{Metered, Store, Usage};
 use crate::tenant::{self, Deactivation, Dialect, Principal, TenantSettings};
@@ -63,6 +63,17 @@ impl<'a> From<&'a Principal> for Caller<'a> {
         Caller {
             tenant: &p.tenant,
             settings: p.settings,
+        }
+    }
+}
+
+/// A tenant as stored, for entry points that name it themselves (the operator's Emergency
+/// Logout) rather than authenticate a Secret Token.
+impl<'a> From<&'a tenant::Tenant> for Caller<'a> {
+    fn from(t: &'a tenant::Tenant) -> Self {
+        Caller {
+            tenant: &t.id,
+            settings: t.settings,
         }
     }
 }
@@ -254,7 +265,7 @@ impl Service {
     /// removes its group memberships in one step ([`ops::emergency_logout`]), writes the audit
     /// record (operation `EmergencyLogout`) and the outbox item, and returns the emergency
     /// leaver. The caller delivers it synchronously before answering; its outbox item is stored
-    /// as delivered ([`outbox::write_delivered`]), so neither the local sink nor the stream's
+    /// as delivered ([`outbox::Delivery::Synchronous`]), so neither the local sink nor the stream's
     /// events function delivers it a second time.
     pub async fn emergency_logout(
         &self,
@@ -318,8 +329,15 @@ impl Service {
         }
         // Stored for the record; the caller delivers it before answering.
         let events = std::slice::from_ref(&event);
-        if let Err(e) =
-            outbox::write_delivered(&*self.store, caller.tenant, &request_id, at, events).await
+        if let Err(e) = outbox::write(
+            &*self.store,
+            caller.tenant,
+            &request_id,
+            at,
+            events,
+            Delivery::Synchronous,
+        )
+        .await
         {
             tracing::error!(tenant = caller.tenant, error = %e, "event not stored in the outbox");
         }
@@ -353,7 +371,15 @@ impl Service {
         let update = effective_roles::update_rule(&ctx, origin, group, grant).await?;
         if !update.events.is_empty() {
             let request_id = uuid::Uuid::now_v7().to_string();
-            outbox::write(&*self.store, tenant, &request_id, at, &update.events).await?;
+            outbox::write(
+                &*self.store,
+                tenant,
+                &request_id,
+                at,
+                &update.events,
+                Delivery::Outbox,
+            )
+            .await?;
             if let Some(sink) = &self.sink {
                 sink.publish(tenant, update.events.clone());
             }
@@ -432,7 +458,16 @@ impl Service {
         if outcome.events.is_empty() {
             return;
         }
-        match outbox::write(store, tenant, &outcome.request_id, at, &outcome.events).await {
+        match outbox::write(
+            store,
+            tenant,
+            &outcome.request_id,
+            at,
+            &outcome.events,
+            Delivery::Outbox,
+        )
+        .await
+        {
             Ok(()) => {
                 // Emergency leavers are delivered by the gateway before it answers.
                 let routine: Vec<Event> = outcome

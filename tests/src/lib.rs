@@ -10,6 +10,7 @@ use std::sync::Arc;
 
 use reqwest::header::{HeaderMap, HeaderValue};
 use scim_shared::http::{Method, ScimRequest};
+use scim_shared::lifecycle::Event;
 use scim_shared::ops::Limits;
 use scim_shared::service::{Outcome, Service};
 use scim_shared::store::{DynamoStore, EmbeddedStore, Store, create_table};
@@ -149,6 +150,16 @@ impl TestServer {
             req.body = b.to_string().into_bytes();
         }
         self.service.handle("acme", &req).await
+    }
+
+    /// Tenant `acme`'s events in the outbox from `since` until now, oldest first.
+    pub async fn events_since(&self, since: scim_shared::clock::Time) -> Vec<Event> {
+        scim_shared::outbox::read(&*self.store, "acme", since, scim_shared::clock::now())
+            .await
+            .expect("outbox")
+            .into_iter()
+            .map(|s| s.event)
+            .collect()
     }
 
     /// The server's root URL (the admin API lives under `/admin`).

@@ -6,7 +6,6 @@ use scim_shared::audit::{self, AuditRecord};
 use scim_shared::clock;
 use scim_shared::http::Method;
 use scim_shared::lifecycle::{EventKind, LeaveReason};
-use scim_shared::outbox;
 use scim_tests::{ENTERPRISE, GROUP_SCHEMA, Scim, TestServer, USER_SCHEMA};
 use serde_json::json;
 
@@ -62,12 +61,7 @@ async fn an_idp_sequence_yields_the_exact_event_list() {
         .expect(200);
     c.delete(&u).await.expect(204);
 
-    let events: Vec<_> = outbox::read(&*srv.store, "acme", t0, clock::now())
-        .await
-        .expect("outbox")
-        .into_iter()
-        .map(|s| s.event)
-        .collect();
+    let events = srv.events_since(t0).await;
     let seen: Vec<(EventKind, &str, Vec<&str>)> = events
         .iter()
         .map(|e| {
@@ -152,12 +146,7 @@ async fn a_staged_user_joins_on_its_first_activation_and_is_rehired_after_leavin
         "the stored history is not served: {}",
         served.body
     );
-    let kinds: Vec<EventKind> = outbox::read(&*srv.store, "acme", t0, clock::now())
-        .await
-        .expect("outbox")
-        .into_iter()
-        .map(|s| s.event.kind)
-        .collect();
+    let kinds: Vec<EventKind> = srv.events_since(t0).await.iter().map(|e| e.kind).collect();
     assert_eq!(
         kinds,
         [EventKind::Joiner, EventKind::Leaver, EventKind::Rehire],

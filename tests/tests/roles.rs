@@ -4,19 +4,9 @@
 
 use scim_shared::clock;
 use scim_shared::lifecycle::{AttributeChange, Event, EventKind};
-use scim_shared::outbox;
 use scim_shared::roles::EFFECTIVE_ROLES;
 use scim_tests::{Scim, TestServer, USER_SCHEMA};
 use serde_json::json;
-
-async fn events_since(srv: &TestServer, since: clock::Time) -> Vec<Event> {
-    outbox::read(&*srv.store, "acme", since, clock::now())
-        .await
-        .expect("outbox")
-        .into_iter()
-        .map(|s| s.event)
-        .collect()
-}
 
 /// The `effectiveRoles` changes among `events`, by user: (user, added, removed).
 fn role_changes(events: &[Event]) -> Vec<(String, Vec<String>, Vec<String>)> {
@@ -93,7 +83,7 @@ async fn joining_and_leaving_a_group_with_a_rule_moves_the_members_effective_rol
         .expect(204);
     assert_eq!(effective(&srv, &alice).await, ["deployer"]);
 
-    let events = events_since(&srv, t0).await;
+    let events = srv.events_since(t0).await;
     assert_eq!(
         role_changes(&events),
         [
@@ -143,7 +133,7 @@ async fn the_users_own_roles_count_and_a_joiner_carries_them() {
         .await
         .expect(200);
 
-    let events = events_since(&srv, t0).await;
+    let events = srv.events_since(t0).await;
     let first = events
         .iter()
         .find(|e| e.resource.id == bob)
@@ -183,7 +173,8 @@ async fn changing_or_removing_a_rule_moves_every_member_it_affects() {
     assert_eq!(removed.events.len(), 2);
 
     // The membership requests before `t0` may share its millisecond: keep the operator's events.
-    let events: Vec<Event> = events_since(&srv, t0)
+    let events: Vec<Event> = srv
+        .events_since(t0)
         .await
         .into_iter()
         .filter(|e| e.actor == "scimctl")
