@@ -94,38 +94,55 @@ if [ ! -x "$venv/bin/python" ] || ! "$venv/bin/python" -c 'import scim2_tester' 
   python3 -m venv "$venv"
   "$venv/bin/pip" install --quiet --disable-pip-version-check -r tests/requirements.txt
 fi
-cargo build --quiet -p scimctl
+cargo build --quiet -p scimctl -p scim-tests --bin scimctl --bin local-gateway
 
-# Starts `scimctl serve` on a free port with the given store, runs scim2-tester against it,
-# prints every result that is not a pass and the counts, and stops the server.
+# Starts a server on a free port (the command's arguments follow the port placeholder PORT), runs
+# scim2-tester against the Tenant URL and Secret Token it prints, prints every result that is not
+# a pass and the counts, and stops the server; a server that exits non-zero on stop fails too.
 scim2_tester() {
-  local store=$1 name=$2 port server_pid token status=0
+  local name=$1 port server_pid url token status=0 stopped=0
+  shift
   port=$(free_port)
-  RUST_LOG=warn ./target/debug/scimctl --store "$store" serve --addr "127.0.0.1:$port" \
-    >"$workdir/serve-$name.out" 2>"$workdir/serve-$name.err" &
+  RUST_LOG=warn "${@//PORT/$port}" >"$workdir/serve-$name.out" 2>"$workdir/serve-$name.err" &
   server_pid=$!
   pids+=("$server_pid")
-  for _ in $(seq 1 100); do
+  for _ in $(seq 1 300); do
     grep -q "Secret Token" "$workdir/serve-$name.out" 2>/dev/null && break
-    kill -0 "$server_pid" 2>/dev/null || { cat "$workdir/serve-$name.err"; echo "scimctl serve exited" >&2; exit 1; }
+    kill -0 "$server_pid" 2>/dev/null || { cat "$workdir/serve-$name.err"; echo "$name: the server exited" >&2; exit 1; }
     sleep 0.1
   done
+  url=$(awk '/Tenant URL/ {print $3}' "$workdir/serve-$name.out")
   token=$(awk '/Secret Token/ {print $3}' "$workdir/serve-$name.out")
-  [ -n "$token" ] || { echo "scimctl serve printed no token" >&2; cat "$workdir/serve-$name.err"; exit 1; }
+  [ -n "$token" ] && [ -n "$url" ] || { echo "$name: the server printed no Tenant URL or token" >&2; cat "$workdir/serve-$name.err"; exit 1; }
   # Checks of features /ServiceProviderConfig declares unsupported would be listed here with
   # --allow CHECK=REASON; at present none is needed.
-  "$venv/bin/python" tests/scim2_tester.py --url "http://127.0.0.1:$port/scim/v2" --token "$token" \
+  "$venv/bin/python" tests/scim2_tester.py --url "$url" --token "$token" \
     >"$workdir/scim2-tester-$name.out" 2>&1 || status=$?
-  kill "$server_pid"; wait "$server_pid" 2>/dev/null || true
+  kill -TERM "$server_pid"; wait "$server_pid" 2>/dev/null || stopped=$?
   grep -v '^PASS' "$workdir/scim2-tester-$name.out" || true
-  [ "$status" -eq 0 ] || { echo "scim2-tester reported failures against the $name store (exit $status)" >&2; exit 1; }
+  [ "$status" -eq 0 ] || { echo "scim2-tester reported failures against $name (exit $status)" >&2; exit 1; }
+  # 143: ended by the TERM above (scimctl serve); anything else non-zero is the server's verdict.
+  if [ "$stopped" -ne 0 ] && [ "$stopped" -ne 143 ]; then
+    cat "$workdir/serve-$name.err" >&2
+    echo "$name failed on stop (exit $stopped)" >&2
+    exit 1
+  fi
 }
 
 step "scim2-tester against scimctl serve, embedded file store"
-scim2_tester "$workdir/data" embedded
+scim2_tester embedded ./target/debug/scimctl --store "$workdir/data" serve --addr "127.0.0.1:PORT"
 
 step "scim2-tester against scimctl serve, DynamoDB Local"
 ./target/debug/scimctl --store dynamodb://scim-conformance table create
-scim2_tester dynamodb://scim-conformance dynamodb
+scim2_tester dynamodb ./target/debug/scimctl --store dynamodb://scim-conformance serve --addr "127.0.0.1:PORT"
+
+step "The deployed shape: the Lambda bootstraps behind the local API Gateway, IAM enforced at the table"
+gateway_started=$SECONDS
+# template.yaml's routes, authorizer and gateway responses; each function's policy checked on
+# every DynamoDB, stream and EventBridge call; a refused call fails the run.
+SCIM_LAMBDA_BOOTSTRAPS=target/lambda cargo test -p scim-tests --test gateway -- --ignored
+scim2_tester local-gateway ./target/debug/local-gateway --bootstraps target/lambda \
+  --table scim-gateway-conformance --port PORT --logs "$workdir/gateway-logs"
+echo "local API Gateway step: $((SECONDS - gateway_started)) s"
 
 step "all tests passed in $((SECONDS - started)) s"

@@ -1,0 +1,563 @@
+//! The deployed shape, end to end: the real Lambda bootstraps behind the local API Gateway
+//! (`scim_tests::gateway`, driven by template.yaml) over DynamoDB Local, every function's IAM
+//! policy enforced at the table. Each test starts its own gateway over a fresh table and ends by
+//! asserting that nothing would have failed on AWS: no call IAM refused, no failed invocation,
+//! no stream record given up on.
+//!
+//! These tests need the bootstraps (`cargo lambda build --release`) and DynamoDB Local, so they
+//! are ignored by a plain `cargo test`; tests/run.sh runs them with
+//! `SCIM_LAMBDA_BOOTSTRAPS=target/lambda cargo test -p scim-tests --test gateway -- --ignored`.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use scim_shared::roles::{self, RoleRule, RoleRules};
+use scim_shared::store::{DynamoStore, Store, create_table};
+use scim_shared::tenant;
+use scim_tests::gateway::{Config, Gateway, sigv4};
+use scim_tests::replay::{self, fixtures, load};
+use scim_tests::{ENTERPRISE, GROUP_SCHEMA, Scim, USER_SCHEMA, enc};
+use serde_json::{Value, json};
+
+const NEEDS: &str = "needs the Lambda bootstraps and DynamoDB Local: tests/run.sh runs it";
+const BULK: &str = "urn:ietf:params:scim:api:messages:2.0:BulkRequest";
+
+/// A gateway over a fresh table, and the table as the operator reaches it.
+struct Deployed {
+    gateway: Gateway,
+    store: Arc<dyn Store>,
+}
+
+fn bootstraps() -> PathBuf {
+    let dir = std::env::var("SCIM_LAMBDA_BOOTSTRAPS")
+        .unwrap_or_else(|_| panic!("SCIM_LAMBDA_BOOTSTRAPS is not set ({NEEDS})"));
+    let dir = PathBuf::from(dir);
+    if dir.is_absolute() {
+        dir
+    } else {
+        PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("..")
+            .join(dir)
+    }
+}
+
+impl Deployed {
+    async fn start() -> Deployed {
+        Self::with(|_| {}).await
+    }
+
+    /// Starts a gateway whose configuration `adjust` may change first.
+    async fn with(adjust: impl FnOnce(&mut Config)) -> Deployed {
+        let endpoint = std::env::var("AWS_ENDPOINT_URL")
+            .unwrap_or_else(|_| panic!("AWS_ENDPOINT_URL is not set ({NEEDS})"));
+        let table = format!("scim-gw-{}", uuid::Uuid::now_v7());
+        let store = DynamoStore::from_env(&table).await;
+        create_table(store.client(), &table)
+            .await
+            .expect("create the table on DynamoDB Local");
+        let mut config = Config::new(bootstraps(), endpoint, table);
+        adjust(&mut config);
+        let gateway = Gateway::start(config).await.expect("start the gateway");
+        Deployed {
+            gateway,
+            store: Arc::new(store),
+        }
+    }
+
+    /// A new tenant with a Secret Token, as the operator makes them.
+    async fn tenant(&self, id: &str) -> Scim {
+        tenant::create_tenant(&*self.store, id)
+            .await
+            .expect("tenant");
+        let (token, _) = tenant::issue_token(&*self.store, id).await.expect("token");
+        Scim::new(&self.gateway.tenant_url(), Some(&token))
+    }
+
+    /// Waits for the bus entry of an event type about a resource.
+    async fn event(&self, kind: &str, id: &str) -> Value {
+        let found = self
+            .gateway
+            .bus
+            .wait_for(Duration::from_secs(20), |e| {
+                e["DetailType"] == kind && detail(e)["resource"]["id"] == id
+            })
+            .await;
+        let entries: Vec<Value> = self.gateway.bus.entries();
+        detail(
+            &found.unwrap_or_else(|| panic!("no {kind} of {id} on the bus; it has {entries:#?}")),
+        )
+    }
+
+    /// Nothing the run did would have failed on AWS.
+    fn assert_clean(&self) {
+        let problems = self.gateway.problems();
+        assert!(
+            problems.is_empty(),
+            "would fail on AWS (function logs in {}):\n{}",
+            self.gateway.logs().display(),
+            problems.join("\n")
+        );
+    }
+}
+
+fn detail(entry: &Value) -> Value {
+    entry["Detail"]
+        .as_str()
+        .and_then(|d| serde_json::from_str(d).ok())
+        .unwrap_or_default()
+}
+
+fn user(name: &str) -> Value {
+    json!({"schemas": [USER_SCHEMA], "userName": name, "active": true})
+}
+
+/// Replays every file of an IdP's suite, each for a tenant of its own.
+async fn replay_suite(suite: &str) {
+    let deployed = Deployed::start().await;
+    let files = fixtures(suite);
+    assert!(!files.is_empty(), "no fixtures in tests/data/{suite}");
+    let (mut passed, mut total, mut failures) = (0, 0, Vec::new());
+    for (n, file) in files.iter().enumerate() {
+        let fixture = load(file).expect("fixture");
+        let client = deployed.tenant(&format!("{suite}-{n}")).await;
+        let r = replay::replay(&fixture, &client).await;
+        passed += r.passed;
+        total += r.total;
+        if let Some(f) = r.failure {
+            failures.push(format!("{}: {f}", file.display()));
+        }
+    }
+    println!(
+        "replay {suite} through the local API Gateway: {passed}/{total} steps passed in {} files",
+        files.len()
+    );
+    assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+    deployed.assert_clean();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs the Lambda bootstraps and DynamoDB Local: tests/run.sh runs it"]
+async fn the_entra_replay_suite_passes_through_the_deployed_shape() {
+    replay_suite("entra").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs the Lambda bootstraps and DynamoDB Local: tests/run.sh runs it"]
+async fn the_okta_replay_suite_passes_through_the_deployed_shape() {
+    replay_suite("okta").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs the Lambda bootstraps and DynamoDB Local: tests/run.sh runs it"]
+async fn okta_group_import_lists_every_group_unfiltered() {
+    let d = Deployed::start().await;
+    let scim = d.tenant("acme").await;
+    for name in ["Admins", "Sales", "Support"] {
+        scim.create_group(name).await;
+    }
+    let page = scim.get("/Groups?startIndex=1&count=100").await.expect(200);
+    assert_eq!(page.body["totalResults"], 3);
+    assert_eq!(page.body["Resources"].as_array().map(Vec::len), Some(3));
+    d.assert_clean();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs the Lambda bootstraps and DynamoDB Local: tests/run.sh runs it"]
+async fn the_first_cursor_page_on_a_fresh_table_and_every_later_one() {
+    let d = Deployed::start().await;
+    let scim = d.tenant("acme").await;
+    let mut created = Vec::new();
+    for n in 0..5 {
+        created.push(scim.create_user(&format!("u{n}@example.com")).await);
+    }
+    scim.create_group("Everyone").await;
+    for listing in ["/Users", "/Groups"] {
+        let first = scim
+            .get(&format!("{listing}?cursor&count=2"))
+            .await
+            .expect(200);
+        assert!(
+            first.body["Resources"].is_array(),
+            "{listing}: {:?}",
+            first.body
+        );
+    }
+    let mut seen = Vec::new();
+    let mut path = "/Users?count=2&cursor=".to_string();
+    for _ in 0..10 {
+        let page = scim.get(&path).await.expect(200);
+        for r in page.body["Resources"].as_array().into_iter().flatten() {
+            seen.push(r["id"].as_str().unwrap_or_default().to_string());
+        }
+        match page.body["nextCursor"].as_str() {
+            Some(next) => path = format!("/Users?count=2&cursor={}", enc(next)),
+            None => break,
+        }
+    }
+    assert_eq!(
+        seen, created,
+        "a cursor walk returns every user once, in order"
+    );
+    let search = scim
+        .post(
+            "/.search",
+            &json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:SearchRequest"],
+                    "cursor": "", "count": 2}),
+        )
+        .await
+        .expect(200);
+    assert!(search.body["nextCursor"].is_string(), "{:?}", search.body);
+    d.assert_clean();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs the Lambda bootstraps and DynamoDB Local: tests/run.sh runs it"]
+async fn index_paging_reaches_deep_pages_from_checkpoints_written_by_the_list_function() {
+    let d = Deployed::start().await;
+    let scim = d.tenant("acme").await;
+    // 1,100 users in two bulk requests: past the first checkpoint (every 1,000 positions).
+    let total = 1100;
+    for chunk in (0..total).collect::<Vec<_>>().chunks(550) {
+        let ops: Vec<Value> = chunk
+            .iter()
+            .map(|n| {
+                json!({"method": "POST", "path": "/Users", "bulkId": format!("u{n}"),
+                            "data": user(&format!("deep{n:04}@example.com"))})
+            })
+            .collect();
+        let r = scim
+            .post("/Bulk", &json!({"schemas": [BULK], "Operations": ops}))
+            .await
+            .expect(200);
+        let statuses: Vec<&Value> = r.body["Operations"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|o| &o["status"])
+            .filter(|s| s.as_str() != Some("201"))
+            .collect();
+        assert!(statuses.is_empty(), "bulk creates: {statuses:?}");
+    }
+    let full = scim
+        .get("/Users?startIndex=1&count=1100&attributes=userName")
+        .await
+        .expect(200);
+    assert_eq!(full.body["totalResults"], total);
+    let names: Vec<&str> = full.body["Resources"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|r| r["userName"].as_str())
+        .collect();
+    // The first walk wrote the checkpoint; a deep page starts from it.
+    for start in [1001, 1090] {
+        let page = scim
+            .get(&format!(
+                "/Users?startIndex={start}&count=5&attributes=userName"
+            ))
+            .await
+            .expect(200);
+        let got: Vec<&str> = page.body["Resources"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|r| r["userName"].as_str())
+            .collect();
+        assert_eq!(got, names[start - 1..start + 4], "startIndex={start}");
+        assert_eq!(page.body["startIndex"], start);
+    }
+    d.assert_clean();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs the Lambda bootstraps and DynamoDB Local: tests/run.sh runs it"]
+async fn membership_filters_find_groups_by_member_and_users_by_group() {
+    let d = Deployed::start().await;
+    let scim = d.tenant("acme").await;
+    let u = scim.create_user("member@example.com").await;
+    let other = scim.create_user("other@example.com").await;
+    let g = scim.create_group("Engineering").await;
+    scim.create_group("Empty").await;
+    scim.patch(
+        &format!("/Groups/{g}"),
+        &Scim::patch_body(json!([{"op": "add", "path": "members", "value": [{"value": u}]}])),
+    )
+    .await
+    .expect(204);
+    let groups = scim
+        .get(&format!(
+            "/Groups?filter={}",
+            enc(&format!("members.value eq \"{u}\""))
+        ))
+        .await
+        .expect(200);
+    assert_eq!(groups.body["totalResults"], 1);
+    assert_eq!(groups.body["Resources"][0]["id"], g.as_str());
+    let users = scim
+        .get(&format!(
+            "/Users?filter={}",
+            enc(&format!("groups.value eq \"{g}\""))
+        ))
+        .await
+        .expect(200);
+    assert_eq!(users.body["totalResults"], 1);
+    assert_eq!(users.body["Resources"][0]["id"], u.as_str());
+    let searched = scim
+        .post(
+            "/Users/.search",
+            &json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:SearchRequest"],
+                    "filter": format!("groups.value eq \"{g}\" or id eq \"{other}\"")}),
+        )
+        .await
+        .expect(200);
+    assert_eq!(searched.body["totalResults"], 2);
+    d.assert_clean();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs the Lambda bootstraps and DynamoDB Local: tests/run.sh runs it"]
+async fn a_change_of_roles_announces_the_effective_roles_with_those_its_groups_grant() {
+    let d = Deployed::start().await;
+    let scim = d.tenant("acme").await;
+    let u = scim.create_user("roles@example.com").await;
+    let g = scim.create_group("Admins").await;
+    let rules = RoleRules {
+        version: 0,
+        rules: vec![RoleRule {
+            group: g.clone(),
+            display_name: "Admins".into(),
+            roles: ["admin".to_string()].into(),
+        }],
+    };
+    roles::save(&*d.store, "acme", &rules)
+        .await
+        .expect("role rules");
+    scim.patch(
+        &format!("/Groups/{g}"),
+        &Scim::patch_body(json!([{"op": "add", "path": "members", "value": [{"value": u}]}])),
+    )
+    .await
+    .expect(204);
+    scim.patch(
+        &format!("/Users/{u}"),
+        &Scim::patch_body(json!([{"op": "add", "path": "roles", "value": [{"value": "auditor"}]}])),
+    )
+    .await
+    .expect(200);
+    let mover = d.event("mover", &u).await;
+    let change = mover["changes"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|c| c["attribute"] == "effectiveRoles" && c["added"] == json!(["auditor"]));
+    assert!(
+        change.is_some(),
+        "the mover names the new effective role: {mover:#}"
+    );
+    let mut replaced = scim.get(&format!("/Users/{u}")).await.expect(200).body;
+    replaced["roles"] = json!([{"value": "viewer"}]);
+    scim.put(&format!("/Users/{u}"), &replaced)
+        .await
+        .expect(200);
+    d.assert_clean();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs the Lambda bootstraps and DynamoDB Local: tests/run.sh runs it"]
+async fn bulk_lifecycle_events_reach_eventbridge_in_order() {
+    let d = Deployed::start().await;
+    let scim = d.tenant("acme").await;
+    let r = scim
+        .post(
+            "/Bulk",
+            &json!({"schemas": [BULK], "Operations": [
+                {"method": "POST", "path": "/Users", "bulkId": "u",
+                 "data": {"schemas": [USER_SCHEMA, ENTERPRISE], "userName": "joiner@example.com",
+                          "active": true, ENTERPRISE: {"department": "Sales"}}},
+                {"method": "POST", "path": "/Groups", "bulkId": "g",
+                 "data": {"schemas": [GROUP_SCHEMA], "displayName": "Sales",
+                          "members": [{"value": "bulkId:u"}]}},
+            ]}),
+        )
+        .await
+        .expect(200);
+    let location = r.body["Operations"][0]["location"]
+        .as_str()
+        .unwrap_or_default();
+    let u = location.rsplit('/').next().unwrap_or_default().to_string();
+    assert!(!u.is_empty(), "{:?}", r.body);
+    let joiner = d.event("joiner", &u).await;
+    assert_eq!(joiner["tenant"], "acme");
+    scim.patch(
+        &format!("/Users/{u}"),
+        &Scim::patch_body(json!([{"op": "replace", "path": "active", "value": false}])),
+    )
+    .await
+    .expect(200);
+    let leaver = d.event("leaver", &u).await;
+    assert_eq!(leaver["resource"]["id"], u.as_str());
+    let entry = d
+        .gateway
+        .bus
+        .entries()
+        .into_iter()
+        .find(|e| e["DetailType"] == "joiner")
+        .unwrap_or_default();
+    assert_eq!(entry["Source"], "scim.lifecycle");
+    assert!(
+        entry["EventBusName"]
+            .as_str()
+            .is_some_and(|b| b.ends_with("-scim-lifecycle"))
+    );
+    assert!(d.gateway.stream_stats().delivered >= 2);
+    d.assert_clean();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs the Lambda bootstraps and DynamoDB Local: tests/run.sh runs it"]
+async fn emergency_logout_takes_the_iam_route_and_publishes_before_answering() {
+    let d = Deployed::start().await;
+    let scim = d.tenant("acme").await;
+    let u = scim.create_user("compromised@example.com").await;
+    let url = format!(
+        "{}/{}/admin/tenants/acme/users/{u}/emergency-logout",
+        d.gateway.root, d.gateway.stage
+    );
+    let http = reqwest::Client::new();
+    let unsigned = http.post(&url).send().await.expect("request");
+    assert_eq!(
+        unsigned.status().as_u16(),
+        404,
+        "no signature: API Gateway's own answer"
+    );
+    let caller = Config::new(PathBuf::new(), String::new(), String::new()).caller;
+    let mut impostor = caller.clone();
+    impostor.secret_key = "not-the-secret".into();
+    let mut forged = http.post(&url);
+    for (name, value) in sigv4::sign(&impostor, "POST", &url, b"") {
+        forged = forged.header(name, value);
+    }
+    let forged = forged.send().await.expect("request");
+    assert_eq!(forged.status().as_u16(), 403);
+    let body: Value = forged.json().await.expect("JSON");
+    assert_eq!(body["status"], "403");
+
+    let mut signed = http.post(&url);
+    for (name, value) in sigv4::sign(&caller, "POST", &url, b"") {
+        signed = signed.header(name, value);
+    }
+    let answer = signed.send().await.expect("request");
+    assert_eq!(answer.status().as_u16(), 200);
+    let answer: Value = answer.json().await.expect("JSON");
+    assert_eq!(answer["event"]["type"], "leaver");
+    assert_eq!(answer["event"]["emergency"], true);
+    // Published synchronously: on the bus by the time the operator has the answer.
+    let on_bus = d.gateway.bus.entries().into_iter().any(|e| {
+        e["DetailType"] == "leaver"
+            && detail(&e)["emergency"] == true
+            && detail(&e)["resource"]["id"] == u.as_str()
+    });
+    assert!(
+        on_bus,
+        "the emergency leaver is on the bus before the answer"
+    );
+    scim.get(&format!("/Users/{u}")).await.expect(200);
+    d.assert_clean();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs the Lambda bootstraps and DynamoDB Local: tests/run.sh runs it"]
+async fn a_bad_or_missing_token_gets_the_gateways_scim_401() {
+    let d = Deployed::start().await;
+    let scim = d.tenant("acme").await;
+    for client in [
+        scim.with_token(Some("scim_not-a-token")),
+        scim.with_token(None),
+    ] {
+        let r = client.get("/Users").await.expect(401);
+        assert_eq!(
+            r.body["schemas"],
+            json!(["urn:ietf:params:scim:api:messages:2.0:Error"])
+        );
+        assert_eq!(r.body["status"], "401");
+        assert_eq!(r.header("content-type"), Some("application/scim+json"));
+        assert_eq!(r.header("www-authenticate"), Some("Bearer realm=\"SCIM\""));
+    }
+    let unknown = scim.get("/Nothing/here").await;
+    assert_eq!(unknown.status, 404);
+    assert_eq!(unknown.body["status"], "404");
+    // Another tenant's resource is not found, whatever the id.
+    let u = scim.create_user("mine@example.com").await;
+    let other = d.tenant("globex").await;
+    other.get(&format!("/Users/{u}")).await.expect(404);
+    d.assert_clean();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs the Lambda bootstraps and DynamoDB Local: tests/run.sh runs it"]
+async fn base64_bodies_and_concurrent_requests_are_served_like_any_other() {
+    let d = Deployed::with(|c| c.base64_bodies = true).await;
+    let scim = d.tenant("acme").await;
+    let creates = (0..8).map(|n| {
+        let scim = scim.clone();
+        async move {
+            scim.post("/Users", &user(&format!("c{n}@example.com")))
+                .await
+                .expect(201)
+        }
+    });
+    let created = futures_join(creates).await;
+    assert_eq!(created.len(), 8);
+    let (_, processes) = d.gateway.usage();
+    assert!(
+        processes.get("create_user").is_some_and(|n| *n > 1),
+        "concurrent requests overlap across processes: {processes:?}"
+    );
+    d.assert_clean();
+}
+
+async fn futures_join<F: Future + Send + 'static>(
+    futures: impl Iterator<Item = F>,
+) -> Vec<F::Output>
+where
+    F::Output: Send + 'static,
+{
+    let handles: Vec<_> = futures.map(tokio::spawn).collect();
+    let mut out = Vec::new();
+    for h in handles {
+        out.push(h.await.expect("task"));
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs the Lambda bootstraps and DynamoDB Local: tests/run.sh runs it"]
+async fn a_call_outside_a_functions_policy_is_refused_and_reported() {
+    // template.yaml with get_user's grant narrowed to GetItem: its Query is outside the policy.
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
+    let text = std::fs::read_to_string(root.join("template.yaml")).expect("template.yaml");
+    let mut template: serde_yaml_ng::Value = serde_yaml_ng::from_str(&text).expect("YAML");
+    template["Resources"]["GetUserFunction"]["Properties"]["Policies"][0]["Statement"][0]["Action"] =
+        serde_yaml_ng::Value::Sequence(vec!["dynamodb:GetItem".into()]);
+    let file = std::env::temp_dir().join(format!("template-{}.yaml", uuid::Uuid::now_v7()));
+    let narrowed = serde_yaml_ng::to_string(&template).expect("YAML");
+    std::fs::write(&file, narrowed).expect("write the narrowed template");
+    let d = Deployed::with(|c| c.template = file.clone()).await;
+    let scim = d.tenant("acme").await;
+    let u = scim.create_user("denied@example.com").await;
+    let r = scim.get(&format!("/Users/{u}")).await;
+    assert_eq!(
+        r.status, 500,
+        "AccessDenied is an internal error to the client"
+    );
+    let denials = d.gateway.denials();
+    assert!(
+        denials
+            .iter()
+            .any(|x| x.function == "get_user" && x.action == "dynamodb:Query"),
+        "{denials:?}"
+    );
+    assert!(!d.gateway.problems().is_empty());
+    let _ = std::fs::remove_file(file);
+}
