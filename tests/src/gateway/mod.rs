@@ -185,6 +185,8 @@ struct Front {
     stack: Stack,
     pools: BTreeMap<String, Arc<Pool>>,
     config: Config,
+    /// The port the gateway listens on (`X-Forwarded-Port`).
+    port: u16,
     cache: Mutex<BTreeMap<String, (Instant, Value)>>,
     requests: AtomicU64,
     /// Invocations that ended in a function error, a timeout or a malformed answer.
@@ -308,12 +310,14 @@ impl Gateway {
             )));
         }
         let listener = tokio::net::TcpListener::bind(("127.0.0.1", config.port)).await?;
-        let root = format!("http://{}", listener.local_addr()?);
+        let address = listener.local_addr()?;
+        let root = format!("http://{address}");
         let stage = stack.stage.clone();
         let front = Arc::new(Front {
             stack,
             pools,
             config,
+            port: address.port(),
             cache: Mutex::default(),
             requests: AtomicU64::new(0),
             function_errors: Mutex::default(),
@@ -508,7 +512,19 @@ impl Front {
 
     /// The proxy event's fields other than `body` and the authorizer's context.
     fn event(&self, incoming: &Incoming<'_>, identity: Value) -> Value {
-        let (headers, multi_headers) = header_maps(incoming.headers);
+        // What API Gateway adds to the client's headers; the scheme is this gateway's own.
+        let mut forwarded = incoming.headers.clone();
+        for (name, value) in [
+            ("x-forwarded-for", "127.0.0.1".to_string()),
+            ("x-forwarded-proto", "http".to_string()),
+            ("x-forwarded-port", self.port.to_string()),
+            ("x-amzn-trace-id", format!("Root=1-{}", incoming.request_id)),
+        ] {
+            if let Ok(v) = HeaderValue::from_str(&value) {
+                forwarded.insert(name, v);
+            }
+        }
+        let (headers, multi_headers) = header_maps(&forwarded);
         let (query, multi_query) = query_maps(incoming.query.as_deref());
         let host = incoming
             .headers

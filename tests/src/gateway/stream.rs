@@ -49,6 +49,16 @@ pub fn matches(pattern: &Value, value: &Value) -> bool {
     }
 }
 
+/// Where the mapping is in one shard.
+#[derive(Debug, Default)]
+struct Shard {
+    iterator: Option<String>,
+    /// The sequence number of the last record read.
+    last: Option<String>,
+    /// The shard ended (no next iterator).
+    closed: bool,
+}
+
 /// Runs the mapping until the task is aborted.
 pub async fn run(
     mapping: StreamMapping,
@@ -58,7 +68,7 @@ pub async fn run(
     stats: Arc<Mutex<StreamStats>>,
 ) {
     let region = aws.region.clone();
-    let mut iterators: BTreeMap<String, Option<String>> = BTreeMap::new();
+    let mut shards: BTreeMap<String, Shard> = BTreeMap::new();
     let mut pending: Vec<Value> = Vec::new();
     let note_error = |e: String| {
         if let Ok(mut s) = stats.lock() {
@@ -80,32 +90,34 @@ pub async fn run(
                     .into_iter()
                     .flatten()
                 {
-                    let Some(id) = shard["ShardId"].as_str() else {
-                        continue;
-                    };
-                    if iterators.contains_key(id) {
-                        continue;
-                    }
-                    let it = aws
-                        .call(
-                            "DynamoDBStreams_20120810.GetShardIterator",
-                            &json!({"StreamArn": stream_arn, "ShardId": id,
-                                    "ShardIteratorType": "TRIM_HORIZON"}),
-                        )
-                        .await;
-                    match it {
-                        Ok(it) => {
-                            let it = it["ShardIterator"].as_str().map(str::to_string);
-                            iterators.insert(id.to_string(), it);
-                        }
-                        Err(e) => note_error(e),
+                    if let Some(id) = shard["ShardId"].as_str() {
+                        shards.entry(id.to_string()).or_default();
                     }
                 }
             }
             Err(e) => note_error(e),
         }
-        for iterator in iterators.values_mut() {
-            let Some(current) = iterator.clone() else {
+        for (id, shard) in shards.iter_mut().filter(|(_, s)| !s.closed) {
+            if shard.iterator.is_none() {
+                // From the oldest record, or after the last one read when the iterator was lost.
+                let position = match &shard.last {
+                    Some(seq) => json!({"ShardIteratorType": "AFTER_SEQUENCE_NUMBER",
+                                        "SequenceNumber": seq}),
+                    None => json!({"ShardIteratorType": "TRIM_HORIZON"}),
+                };
+                let mut request = json!({"StreamArn": stream_arn, "ShardId": id});
+                if let (Some(r), Some(p)) = (request.as_object_mut(), position.as_object()) {
+                    r.extend(p.clone());
+                }
+                match aws
+                    .call("DynamoDBStreams_20120810.GetShardIterator", &request)
+                    .await
+                {
+                    Ok(it) => shard.iterator = it["ShardIterator"].as_str().map(str::to_string),
+                    Err(e) => note_error(e),
+                }
+            }
+            let Some(current) = shard.iterator.clone() else {
                 continue;
             };
             match aws
@@ -119,6 +131,9 @@ pub async fn run(
                     for record in r["Records"].as_array().into_iter().flatten() {
                         read_any = true;
                         let mut record = record.clone();
+                        shard.last = record["dynamodb"]["SequenceNumber"]
+                            .as_str()
+                            .map(str::to_string);
                         record["eventSourceARN"] = json!(stream_arn);
                         record["awsRegion"] = json!(region);
                         if mapping.filters.is_empty()
@@ -127,7 +142,16 @@ pub async fn run(
                             pending.push(record);
                         }
                     }
-                    *iterator = r["NextShardIterator"].as_str().map(str::to_string);
+                    shard.iterator = r["NextShardIterator"].as_str().map(str::to_string);
+                    shard.closed = shard.iterator.is_none();
+                }
+                // An iterator that expired or points before the oldest record (DynamoDB Local's
+                // TRIM_HORIZON on a shard that was empty) is taken again, as Lambda does.
+                Err(e)
+                    if e.contains("TrimmedDataAccessException")
+                        || e.contains("ExpiredIteratorException") =>
+                {
+                    shard.iterator = None;
                 }
                 Err(e) => note_error(e),
             }

@@ -500,3 +500,80 @@ fn function_routes(
     }
     Ok(out)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn local() -> Local {
+        Local {
+            stack: "scim".into(),
+            region: "us-east-1".into(),
+            account: "123456789012".into(),
+            api_id: "localapi01".into(),
+            table: "t".into(),
+            stream_arn: "arn:aws:dynamodb:us-east-1:123456789012:table/t/stream/2026".into(),
+            parameters: BTreeMap::from([("AuthorizerCacheTtl".to_string(), "0".to_string())]),
+        }
+    }
+
+    fn repository_template() -> Stack {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../template.yaml");
+        load(&path, &local()).expect("template.yaml loads as a local stack")
+    }
+
+    #[test]
+    fn the_repositorys_template_is_read_whole() {
+        let stack = repository_template();
+        assert_eq!(stack.stage, "v1");
+        let scim_routes = stack
+            .routes
+            .iter()
+            .filter(|r| r.auth == RouteAuth::Authorizer)
+            .count();
+        assert_eq!(scim_routes, scim_shared::router::ROUTES.len());
+        let iam: Vec<&Route> = stack
+            .routes
+            .iter()
+            .filter(|r| r.auth == RouteAuth::Iam)
+            .collect();
+        assert_eq!(iam.len(), 1);
+        assert_eq!(iam[0].binary, "emergency_logout");
+        assert_eq!(stack.authorizer.binary, "authorizer");
+        assert_eq!(stack.authorizer.headers, ["Authorization"]);
+        assert_eq!(
+            stack.authorizer.ttl,
+            Duration::ZERO,
+            "the parameter override"
+        );
+        let events = stack.stream.expect("the stream's mapping");
+        assert_eq!(events.binary, "events");
+        assert_eq!(events.filters.len(), 1);
+        assert_eq!(stack.gateway_responses["UNAUTHORIZED"].status, 401);
+    }
+
+    #[test]
+    fn policies_and_environment_resolve_to_the_local_stacks_names() {
+        let stack = repository_template();
+        let table = "arn:aws:dynamodb:us-east-1:123456789012:table/t";
+        let authorizer = &stack.functions["authorizer"];
+        assert_eq!(authorizer.environment["TABLE_NAME"], "t");
+        assert_eq!(authorizer.statements[0].resources, [table]);
+        assert_eq!(
+            authorizer.statements[0].leading_keys.as_deref(),
+            Some(&["TOKEN#*".to_string()][..])
+        );
+        let events = &stack.functions["events"];
+        assert_eq!(
+            events.environment["EVENT_BUS_NAME"],
+            "arn:aws:events:us-east-1:123456789012:event-bus/scim-scim-lifecycle"
+        );
+        let resources: Vec<&String> = events
+            .statements
+            .iter()
+            .flat_map(|s| &s.resources)
+            .collect();
+        assert!(resources.contains(&&local().stream_arn));
+        assert_eq!(stack.functions["bulk"].timeout, Duration::from_secs(29));
+    }
+}
