@@ -1,7 +1,8 @@
 //! Concurrency: uniqueness holds under parallel creates, and no marker item is left orphaned.
 
 use scim_shared::keys::Unique;
-use scim_tests::{TestServer, USER_SCHEMA};
+use scim_shared::lifecycle::EventKind;
+use scim_tests::{Scim, TestServer, USER_SCHEMA};
 use serde_json::json;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -60,4 +61,58 @@ async fn thirty_two_parallel_creates_of_one_user_name_give_one_201_and_31_409s()
         )
         .await
         .expect(201);
+}
+
+/// Many IdP requests adding members to one group at once: every request is answered 2xx, every
+/// member is in the group, and the events name every member once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sixty_four_parallel_member_adds_to_one_group_are_all_applied_and_announced() {
+    let srv = TestServer::start().await;
+    let group = srv.client.create_group("Everyone").await;
+    let mut users = Vec::new();
+    for n in 0..64 {
+        users.push(srv.client.create_user(&format!("member{n}")).await);
+    }
+    let since = scim_shared::clock::now();
+    let mut tasks = Vec::new();
+    for user in &users {
+        let (c, path) = (srv.client.clone(), format!("/Groups/{group}"));
+        let body =
+            Scim::patch_body(json!([{"op": "add", "path": "members", "value": [{"value": user}]}]));
+        tasks.push(tokio::spawn(async move { c.patch(&path, &body).await }));
+    }
+    let started = std::time::Instant::now();
+    for t in tasks {
+        let r = t.await.expect("join");
+        assert_eq!(
+            r.status, 204,
+            "every concurrent add is answered 2xx: {}",
+            r.body
+        );
+    }
+    println!("64 concurrent member adds answered in {:?}", started.elapsed());
+    let members = srv
+        .client
+        .get(&format!("/Groups/{group}"))
+        .await
+        .expect(200);
+    let mut present: Vec<String> = members.body["members"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|m| m["value"].as_str().map(str::to_string))
+        .collect();
+    present.sort();
+    let mut expected = users.clone();
+    expected.sort();
+    assert_eq!(present, expected);
+    let mut announced: Vec<String> = srv
+        .events_since(since)
+        .await
+        .into_iter()
+        .filter(|e| e.kind == EventKind::GroupMembersAdded)
+        .flat_map(|e| e.members)
+        .collect();
+    announced.sort();
+    assert_eq!(announced, expected, "each member is announced once");
 }

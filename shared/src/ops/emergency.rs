@@ -7,7 +7,7 @@ use serde_json::Value;
 
 use super::resources::load_with_edges;
 use super::stored::Stored;
-use super::{Ctx, MAX_UPDATE_ATTEMPTS};
+use super::{Attempts, Ctx};
 use crate::clock;
 use crate::error::{ScimError, ScimResult};
 use crate::keys;
@@ -25,7 +25,8 @@ pub struct Logout {
 
 /// Deactivates a user and removes its group memberships. 404 when the user does not exist.
 pub async fn emergency_logout(ctx: &Ctx<'_>, id: &str) -> ScimResult<Logout> {
-    for _ in 0..MAX_UPDATE_ATTEMPTS {
+    let mut attempts = Attempts::new();
+    while attempts.next().await {
         let (old, edges) = load_with_edges(ctx, ResourceKind::User, id).await?;
         let groups: Vec<String> = edges
             .iter()

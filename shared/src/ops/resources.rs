@@ -4,7 +4,7 @@ use serde_json::{Value, json};
 
 use super::members::{self, EdgePlan, MemberChange};
 use super::stored::{Stored, etag_matches};
-use super::{Ctx, MAX_UPDATE_ATTEMPTS};
+use super::{Attempts, Ctx};
 use crate::clock;
 use crate::error::{ScimError, ScimResult};
 use crate::http::{ScimRequest, ScimResponse};
@@ -226,11 +226,9 @@ enum EdgeOrder {
     /// whose write failed.
     WithOrAfter,
     /// In the resource's transaction when everything fits, else in chunks before it: deletes,
-    /// so that no edge outlives its resource.
+    /// so that no edge outlives its resource, and membership-only changes, where the resource
+    /// write just records the new version.
     WithOrBefore,
-    /// In chunks before the resource write: membership-only changes, where the resource write
-    /// just records the new version, so adding k members costs ⌈k/100⌉ transactions.
-    Before,
 }
 
 /// Writes a resource change: the resource item with its markers and counter in one transaction,
@@ -241,8 +239,7 @@ async fn commit(
     edges: Vec<Write>,
     order: EdgeOrder,
 ) -> Result<(), CommitError> {
-    let bundle =
-        order == EdgeOrder::WithOrAfter && primary.len() + edges.len() <= MAX_TRANSACTION_WRITES;
+    let bundle = primary.len() + edges.len() <= MAX_TRANSACTION_WRITES;
     let (inline, separate) = if bundle {
         (edges, Vec::new())
     } else {
@@ -462,7 +459,8 @@ async fn update<F>(
 where
     F: Fn(&Stored) -> ScimResult<Update>,
 {
-    for _ in 0..MAX_UPDATE_ATTEMPTS {
+    let mut attempts = Attempts::new();
+    while attempts.next().await {
         let (old, edges_of_old) = load_with_edges(ctx, kind, id).await?;
         check_if_match(req, &old)?;
         let (mut doc, changes) = compute(&old)?;
@@ -472,13 +470,9 @@ where
         if !doc_changed && edges.is_empty() {
             return Ok((old, edges_of_old, None));
         }
-        // A membership-only change writes its edges first and then the new version; with a
-        // document change or an If-Match condition the edges join the version's transaction.
-        let order = if doc_changed || req.if_match.is_some() {
-            EdgeOrder::WithOrAfter
-        } else {
-            EdgeOrder::Before
-        };
+        if !doc_changed && req.if_match.is_none() {
+            return record_membership(ctx, old, edges_of_old, plan, &edges, &mut attempts).await;
+        }
         if let Some(o) = doc.as_object_mut() {
             o.insert("id".into(), Value::from(id));
             let mut meta = old.doc.get("meta").cloned().unwrap_or_else(new_meta);
@@ -502,27 +496,80 @@ where
             None,
         )];
         primary.extend(marker_writes(ctx, kind, id, Some(&old.doc), Some(&new.doc)));
-        match commit(ctx, primary, edges, order).await {
+        // The edges join the version's transaction when everything fits in one, so a write that
+        // loses the race applies nothing; past that they follow the version.
+        match commit(ctx, primary, edges, EdgeOrder::WithOrAfter).await {
             Ok(()) => {
-                let change = Change {
-                    kind,
-                    id: id.to_string(),
-                    version: new.version,
-                    old: Some(old.doc),
-                    new: Some(new.doc.clone()),
-                    members_removed: plan
-                        .remove
-                        .into_iter()
-                        .filter(|(m, _)| !plan.add.contains_key(m))
-                        .collect(),
-                    members_added: plan.add.into_iter().collect(),
-                };
+                let change = updated(old.doc, &new, plan);
                 return Ok((new, edges_of_old, Some(change)));
             }
             Err(e) => retry_after(e, req)?,
         }
     }
     Err(still_changing())
+}
+
+/// The change an update made.
+fn updated(old: Value, new: &Stored, plan: EdgePlan) -> Change {
+    Change {
+        kind: new.kind,
+        id: new.id.clone(),
+        version: new.version,
+        old: Some(old),
+        new: Some(new.doc.clone()),
+        members_removed: plan
+            .remove
+            .into_iter()
+            .filter(|(m, _)| !plan.add.contains_key(m))
+            .collect(),
+        members_added: plan.add.into_iter().collect(),
+    }
+}
+
+/// A membership-only change without If-Match: the edges first (items of their own, written
+/// idempotently, so concurrent changes to one group never contend for them), then the group's
+/// new version and `lastModified` as one conditional write of the group item. When a concurrent
+/// change wins that write, only the version is read again (never the edges or the plan) and
+/// written again, after a pause, while the budget lasts. Many IdP requests changing one group's
+/// members at once thus all succeed; a request that spends its budget answers 503 with its
+/// members already applied, and the IdP's retry converges.
+async fn record_membership(
+    ctx: &Ctx<'_>,
+    mut current: Stored,
+    edges_of_old: Vec<Item>,
+    plan: EdgePlan,
+    edges: &[Write],
+    attempts: &mut Attempts,
+) -> ScimResult<(Stored, Vec<Item>, Option<Change>)> {
+    write_edges(ctx, edges).await.map_err(|e| match e {
+        CommitError::Scim(e) => e,
+        CommitError::Version => still_changing(),
+    })?;
+    let old = current.doc.clone();
+    loop {
+        let mut doc = current.doc.clone();
+        doc["meta"]["lastModified"] = Value::from(clock::format(clock::now()));
+        let new = Stored {
+            version: current.version + 1,
+            doc,
+            ..current.clone()
+        };
+        let write = Write::Put {
+            item: new.to_item(ctx.tenant),
+            condition: Condition::VersionIs(current.version),
+        };
+        match ctx.store.transact(vec![write]).await {
+            Ok(()) => {
+                let change = updated(old, &new, plan);
+                return Ok((new, edges_of_old, Some(change)));
+            }
+            Err(StoreError::ConditionFailed { .. }) if attempts.next().await => {
+                current = load(ctx, current.kind, &current.id).await?;
+            }
+            Err(StoreError::ConditionFailed { .. }) => return Err(still_changing()),
+            Err(e) => return Err(e.into()),
+        }
+    }
 }
 
 /// PUT /Users/{id}, PUT /Groups/{id}: replaces every writable attribute (RFC 7644 §3.5.1).
@@ -632,7 +679,8 @@ pub async fn delete(
     id: &str,
     req: &ScimRequest,
 ) -> ScimResult<(ScimResponse, Change)> {
-    for _ in 0..MAX_UPDATE_ATTEMPTS {
+    let mut attempts = Attempts::new();
+    while attempts.next().await {
         let (stored, edges) = load_with_edges(ctx, kind, id).await?;
         check_if_match(req, &stored)?;
         match delete_stored(ctx, &stored, edges).await {

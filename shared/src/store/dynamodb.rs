@@ -8,7 +8,6 @@
 //! policy. A write that finally fails has written nothing.
 
 use std::collections::HashMap;
-use std::time::Duration;
 
 use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
@@ -218,15 +217,9 @@ fn transact_item(table: &str, w: &Write) -> Result<TransactWriteItem, StoreError
     })
 }
 
-/// Sleeps before attempt `attempt` (1-based): full jitter over a capped exponential.
+/// Sleeps before attempt `attempt` (1-based) of a DynamoDB call.
 async fn backoff(attempt: u32) {
-    let cap = (BACKOFF_BASE_MS << attempt.min(10)).min(BACKOFF_CAP_MS);
-    let mut r = [0u8; 8];
-    let jitter = match getrandom::fill(&mut r) {
-        Ok(()) => u64::from_le_bytes(r) % cap.max(1),
-        Err(_) => cap / 2,
-    };
-    tokio::time::sleep(Duration::from_millis(jitter)).await;
+    super::backoff(attempt, BACKOFF_BASE_MS, BACKOFF_CAP_MS).await;
 }
 
 impl DynamoStore {

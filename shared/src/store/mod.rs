@@ -17,6 +17,18 @@ pub use dynamodb::{DynamoStore, create_table, delete_table};
 pub use embedded::EmbeddedStore;
 pub use metered::{Metered, Usage};
 
+/// Sleeps before retry `attempt` (1-based): full jitter over an exponential that starts at
+/// `base_ms` and is capped at `cap_ms`, so that writers who lost the same race spread out.
+pub async fn backoff(attempt: u32, base_ms: u64, cap_ms: u64) {
+    let cap = (base_ms << attempt.min(16)).min(cap_ms).max(1);
+    let mut r = [0u8; 8];
+    let jitter = match getrandom::fill(&mut r) {
+        Ok(()) => u64::from_le_bytes(r) % cap,
+        Err(_) => cap / 2,
+    };
+    tokio::time::sleep(std::time::Duration::from_millis(jitter)).await;
+}
+
 /// Most writes one transaction may hold (DynamoDB's TransactWriteItems limit).
 pub const MAX_TRANSACTION_WRITES: usize = 100;
 /// Most keys one batch get may hold (DynamoDB's BatchGetItem limit).
