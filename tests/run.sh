@@ -39,17 +39,23 @@ if ! command -v java >/dev/null; then
   echo "java is missing: installing openjdk-17-jre-headless" >&2
   apt-get update -qq && apt-get install -y -qq openjdk-17-jre-headless >/dev/null
 fi
-ddb_port=$(free_port)
-(cd "$ddb_dir" && exec java -Djava.library.path=./DynamoDBLocal_lib -jar DynamoDBLocal.jar -inMemory -port "$ddb_port") \
-  >"$workdir/dynamodb.log" 2>&1 &
-pids+=($!)
-export AWS_ENDPOINT_URL="http://127.0.0.1:$ddb_port" AWS_REGION=us-east-1 \
-  AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local
-for _ in $(seq 1 100); do
-  curl -s -o /dev/null "$AWS_ENDPOINT_URL" && break
-  sleep 0.2
-done
-curl -s -o /dev/null "$AWS_ENDPOINT_URL" || { cat "$workdir/dynamodb.log"; echo "DynamoDB Local did not start" >&2; exit 1; }
+# Starts a DynamoDB Local in memory on a free loopback port (stopped by PID on exit) and points
+# the AWS environment at it.
+start_dynamodb() {
+  local name=$1 port
+  port=$(free_port)
+  (cd "$ddb_dir" && exec java -Djava.library.path=./DynamoDBLocal_lib -jar DynamoDBLocal.jar -inMemory -port "$port") \
+    >"$workdir/dynamodb-$name.log" 2>&1 &
+  pids+=($!)
+  export AWS_ENDPOINT_URL="http://127.0.0.1:$port" AWS_REGION=us-east-1 \
+    AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local
+  for _ in $(seq 1 100); do
+    curl -s -o /dev/null "$AWS_ENDPOINT_URL" && return 0
+    sleep 0.2
+  done
+  cat "$workdir/dynamodb-$name.log"; echo "DynamoDB Local did not start" >&2; exit 1
+}
+start_dynamodb suites
 
 step "Store conformance and end-to-end suites against DynamoDB Local"
 SCIM_TEST_BACKEND=dynamodb cargo test --workspace
@@ -138,6 +144,8 @@ scim2_tester dynamodb ./target/debug/scimctl --store dynamodb://scim-conformance
 
 step "The deployed shape: the Lambda bootstraps behind the local API Gateway, IAM enforced at the table"
 gateway_started=$SECONDS
+# A DynamoDB Local of its own: the one above holds every suite's tables and stream records.
+start_dynamodb gateway
 # template.yaml's routes, authorizer and gateway responses; each function's policy checked on
 # every DynamoDB, stream and EventBridge call; a refused call fails the run.
 SCIM_LAMBDA_BOOTSTRAPS=target/lambda cargo test -p scim-tests --test gateway -- --ignored
