@@ -24,6 +24,9 @@ use serde_json::{Value, json};
 use support::bus::Bus;
 use support::{Recording, at, lines, render, str_at, strings};
 
+/// The base URL the service is called with directly.
+const BASE: &str = "https://x/scim/v2";
+
 const NOW: Retry = Retry {
     attempts: 3,
     first_delay: Duration::ZERO,
@@ -47,14 +50,16 @@ impl Side {
             Arc::new(store.clone()) as Arc<dyn Store>,
             Limits::default(),
         ));
-        let user = Self::create(
+        let user = support::create(
             &service,
+            BASE,
             "/Users",
             json!({"schemas": [USER_SCHEMA], "userName": "bjensen@example.com", "active": true}),
         )
         .await;
-        let group = Self::create(
+        let group = support::create(
             &service,
+            BASE,
             "/Groups",
             json!({"schemas": [GROUP_SCHEMA], "displayName": "Tour Guides", "members": [{"value": user}]}),
         )
@@ -67,18 +72,6 @@ impl Side {
             user,
             group,
         }
-    }
-
-    async fn create(service: &Service, path: &str, body: Value) -> String {
-        let mut req = ScimRequest::new(Method::Post, path, "https://x/scim/v2");
-        req.body = body.to_string().into_bytes();
-        let out = service.handle("acme", &req).await.response;
-        assert_eq!(out.status, 201, "{:?}", out.body);
-        out.body
-            .as_ref()
-            .and_then(|b| b["id"].as_str())
-            .expect("id")
-            .to_string()
     }
 
     fn handler(&self) -> EmergencyLogout {
@@ -97,11 +90,7 @@ impl Side {
     }
 
     async fn get_user(&self) -> Value {
-        let req = ScimRequest::new(
-            Method::Get,
-            format!("/Users/{}", self.user),
-            "https://x/scim/v2",
-        );
+        let req = ScimRequest::new(Method::Get, format!("/Users/{}", self.user), BASE);
         let out = self.service.handle("acme", &req).await.response;
         out.body.expect("a user")
     }

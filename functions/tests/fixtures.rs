@@ -6,19 +6,25 @@
 //!
 //! A fixture's file name is `<binary>.<case>.json` (or `<binary>.json`): the function it is
 //! sent to. `{{user1}}`, `{{user2}}` and `{{group1}}` stand for the ids of the resources every
-//! run starts with (see [`seed`]).
+//! run starts with, and group1's role rule grants its members a role (see [`seed`]); the
+//! fixtures of [`LONG_LISTING`] start with 1,000 more users.
 
 mod support;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::Duration;
 
 use base64::Engine as _;
 use lambda_http::{Body, Request, Response};
 use scim_functions::{FUNCTIONS, Function, Handler};
+use scim_shared::clock;
 use scim_shared::http::{Method, ScimRequest};
+use scim_shared::lifecycle::AttributeChange;
 use scim_shared::ops::Limits;
+use scim_shared::outbox;
+use scim_shared::roles::EFFECTIVE_ROLES;
 use scim_shared::router::route_request;
 use scim_shared::service::Service;
 use scim_shared::store::{EmbeddedStore, Store};
@@ -71,6 +77,24 @@ const SEEDS: &[(&str, &str)] = &[
     ("group1", "/Groups"),
 ];
 
+/// The role group1's rule grants its members, so that a change of a user's `roles` or of
+/// group1's members computes effective roles from a rule and the user's groups.
+const GROUP1_ROLE: &str = "tour-guide";
+
+/// Fixtures that page deep into the listing: their runs add [`LONG_LISTING_USERS`] users, so
+/// that an index page past position 1,000 looks for a checkpoint and records the one it passes.
+const LONG_LISTING: &[&str] = &["list_users.deep-page.json"];
+const LONG_LISTING_USERS: usize = 1000;
+
+/// How many users a fixture's run adds after the seeds.
+fn more_users(fixture: &str) -> usize {
+    if LONG_LISTING.contains(&fixture) {
+        LONG_LISTING_USERS
+    } else {
+        0
+    }
+}
+
 fn seed_body(name: &str, ids: &Ids) -> Value {
     match name {
         "user1" => json!({
@@ -110,20 +134,25 @@ impl Ids {
     }
 }
 
-/// Creates the seed resources for `acme` through the service and returns their ids.
-async fn seed(service: &Service, base: &str) -> Ids {
+/// Creates the seed resources for `acme` through the service, group1's role rule, and `more`
+/// users after them, `user3` onwards (user N is at position N of the users' listing); returns
+/// their ids.
+async fn seed(service: &Service, base: &str, more: usize) -> Ids {
     let mut ids = Ids::default();
     for (name, path) in SEEDS {
-        let mut req = ScimRequest::new(Method::Post, *path, base);
-        req.body = seed_body(name, &ids).to_string().into_bytes();
-        let out = service.handle("acme", &req).await.response;
-        assert_eq!(out.status, 201, "seeding {name}: {:?}", out.body);
-        let id = out
-            .body
-            .as_ref()
-            .and_then(|b| b["id"].as_str())
-            .expect("id");
-        ids.0.push((name.to_string(), id.to_string()));
+        let id = support::create(service, base, path, seed_body(name, &ids)).await;
+        ids.0.push((name.to_string(), id));
+    }
+    let grant = BTreeSet::from([GROUP1_ROLE.to_string()]);
+    service
+        .update_role_rule("acme", ids.get("group1"), Some(grant), "fixtures")
+        .await
+        .expect("group1's role rule");
+    for n in 3..3 + more {
+        let name = format!("user{n}");
+        let body = json!({"schemas": [USER_SCHEMA], "userName": format!("{name}@example.com")});
+        let id = support::create(service, base, "/Users", body).await;
+        ids.0.push((name, id));
     }
     ids
 }
@@ -138,6 +167,11 @@ struct LambdaSide {
 
 impl LambdaSide {
     async fn start() -> LambdaSide {
+        Self::start_with(0).await
+    }
+
+    /// With `more` users after the seeds.
+    async fn start_with(more: usize) -> LambdaSide {
         let store = Recording::new(Arc::new(EmbeddedStore::in_memory().expect("store")));
         for t in ["acme", "globex"] {
             tenant::create_tenant(&store, t).await.expect("tenant");
@@ -147,7 +181,7 @@ impl LambdaSide {
             Arc::new(store.clone()) as Arc<dyn Store>,
             Limits::default(),
         ));
-        let ids = seed(&service, "https://seed.invalid/scim/v2").await;
+        let ids = seed(&service, "https://seed.invalid/scim/v2", more).await;
         store.take();
         LambdaSide {
             store,
@@ -182,10 +216,11 @@ struct LocalSide {
 }
 
 impl LocalSide {
-    async fn start() -> LocalSide {
+    /// With `more` users after the seeds.
+    async fn start_with(more: usize) -> LocalSide {
         let server = TestServer::start().await;
         let globex = server.tenant("globex").await;
-        let ids = seed(&server.service, &server.base).await;
+        let ids = seed(&server.service, &server.base, more).await;
         LocalSide {
             server,
             globex,
@@ -338,8 +373,9 @@ async fn run_fixtures() -> (Vec<String>, BTreeMap<&'static str, BTreeSet<Permiss
     let mut used: BTreeMap<&'static str, BTreeSet<Permission>> = BTreeMap::new();
     for (name, fixture) in fixtures() {
         let function = function_of(&name);
-        let lambda = LambdaSide::start().await;
-        let local = LocalSide::start().await;
+        let more = more_users(&name);
+        let lambda = LambdaSide::start_with(more).await;
+        let local = LocalSide::start_with(more).await;
         let (answer, permissions) = lambda.send(function, &fixture).await;
         used.entry(function.binary).or_default().extend(permissions);
         let expected = local.send(&fixture).await;
@@ -394,6 +430,58 @@ async fn each_function_is_granted_exactly_the_dynamodb_actions_its_fixtures_use(
         }
     }
     assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
+/// Sends a fixture and returns the permissions it used and the `effectiveRoles` changes of the
+/// events it stored for `user`.
+async fn effective_role_changes(
+    lambda: &LambdaSide,
+    name: &str,
+    fixture: &str,
+    user: &str,
+) -> (BTreeSet<Permission>, Vec<AttributeChange>) {
+    let events = || async {
+        let now = clock::now();
+        outbox::read(&lambda.store, "acme", now - Duration::from_secs(300), now)
+            .await
+            .expect("outbox")
+    };
+    let before: BTreeSet<String> = events().await.into_iter().map(|s| s.event.id).collect();
+    lambda.store.take(); // what reading the outbox used
+    let (answer, used) = lambda.send(function_of(name), fixture).await;
+    assert_eq!(answer.status, 200, "{name}: {}", answer.body);
+    let changes = events()
+        .await
+        .into_iter()
+        .filter(|s| !before.contains(&s.event.id) && s.event.resource.id == lambda.ids.get(user))
+        .flat_map(|s| s.event.changes)
+        .filter(|c| c.attribute == EFFECTIVE_ROLES)
+        .collect();
+    (used, changes)
+}
+
+#[tokio::test]
+async fn a_change_of_roles_reads_the_role_rules_and_reports_the_effective_roles() {
+    let rules_read = ("dynamodb:GetItem".to_string(), support::TABLE.to_string());
+    for (name, user, role) in [
+        ("patch_user.roles.json", "user1", "tour-lead"),
+        ("replace_user.roles.json", "user2", "auditor"),
+    ] {
+        let lambda = LambdaSide::start().await;
+        let (used, changes) = effective_role_changes(&lambda, name, &special(name), user).await;
+        assert!(used.contains(&rules_read), "{name}:\n{}", lines(&used));
+        assert_eq!(changes.len(), 1, "{name}: {changes:?}");
+        assert_eq!(changes[0].added, [role], "{name}");
+        assert!(changes[0].removed.is_empty(), "{name}");
+    }
+    // user1 has group1's role through the rule already: naming it in `roles` too changes no
+    // effective role, which only a lookup of the rule and of user1's groups can tell.
+    let lambda = LambdaSide::start().await;
+    let name = "patch_user.roles.json";
+    let same_role = special(name).replace("tour-lead", GROUP1_ROLE);
+    let (used, changes) = effective_role_changes(&lambda, name, &same_role, "user1").await;
+    assert!(used.contains(&rules_read), "{}", lines(&used));
+    assert!(changes.is_empty(), "{changes:?}");
 }
 
 #[test]

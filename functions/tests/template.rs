@@ -1,7 +1,8 @@
 //! template.yaml agrees with the code: its routes are the router's table, each route reaches the
 //! function that serves its operation, every function is built the same way from its own
-//! binary, the table is the one `create_table` makes, and API Gateway's own answers are SCIM
-//! errors.
+//! binary for the architecture CI builds, the table is the one `create_table` makes, and API
+//! Gateway's own answers are SCIM errors. docs/deploy.md lists each function's permissions as
+//! the template grants them.
 
 mod support;
 
@@ -141,16 +142,23 @@ fn every_function_is_its_own_binary_built_by_cargo_lambda() {
 }
 
 #[test]
-fn functions_run_bootstrap_on_al2023_built_from_the_workspace_root_for_a_chosen_architecture() {
+fn functions_run_bootstrap_on_al2023_for_x86_64_built_from_the_workspace_root() {
     let t = template();
     let g = at(&t, &["Globals", "Function"]).expect("Globals.Function");
     assert_eq!(str_at(g, &["Runtime"]), Some("provided.al2023"));
     assert_eq!(str_at(g, &["Handler"]), Some("bootstrap"));
     assert_eq!(str_at(g, &["CodeUri"]), Some("."));
-    assert_eq!(strings(g.get("Architectures")), ["${Architecture}"]);
-    let arch = at(&t, &["Parameters", "Architecture"]).expect("Architecture parameter");
-    assert_eq!(str_at(arch, &["Default"]), Some("arm64"));
-    assert_eq!(strings(arch.get("AllowedValues")), ["arm64", "x86_64"]);
+    // The architecture `sam build` compiles for and CI builds, written out: no parameter lets
+    // `sam deploy --guided` choose one the build did not make (docs/deploy.md: arm64).
+    assert_eq!(strings(g.get("Architectures")), ["x86_64"]);
+    let parameters = at(&t, &["Parameters"]).and_then(Yaml::as_mapping);
+    assert!(
+        parameters
+            .into_iter()
+            .flatten()
+            .all(|(name, _)| !render(name).to_ascii_lowercase().contains("architecture")),
+        "no parameter chooses the architecture"
+    );
     assert_eq!(
         at(
             g,
@@ -317,6 +325,95 @@ fn the_output_is_the_tenant_url_base() {
         Some("https://${Api}.execute-api.${AWS::Region}.amazonaws.com/${StageName}/scim/v2")
     );
     assert!(url.is_some_and(|u| u.ends_with(BASE_PATH)));
+}
+
+// ---------------------------------------------------------------------------------------------
+// The deploy guide's table of permissions
+
+/// The heading of the table in docs/deploy.md that lists every function's IAM permissions.
+const PERMISSIONS_HEADING: &str = "## What each function may do";
+
+/// The backticked spans of a Markdown table cell.
+fn code_spans(cell: &str) -> Vec<String> {
+    cell.split('`')
+        .skip(1)
+        .step_by(2)
+        .map(str::to_string)
+        .collect()
+}
+
+/// The permissions docs/deploy.md lists, by binary. Each row of the table under
+/// [`PERMISSIONS_HEADING`] is `| function | actions | resource | condition |`, every name in
+/// backticks; a row without actions lists a function that may do nothing.
+fn documented_grants() -> BTreeMap<String, BTreeSet<support::Grant>> {
+    let path = support::repo_root().join("docs/deploy.md");
+    let text = std::fs::read_to_string(&path).expect("read docs/deploy.md");
+    let section = text
+        .split_once(PERMISSIONS_HEADING)
+        .map(|(_, rest)| rest)
+        .unwrap_or_else(|| panic!("docs/deploy.md has no '{PERMISSIONS_HEADING}'"));
+    let rows = section
+        .lines()
+        .skip_while(|l| !l.starts_with('|'))
+        .take_while(|l| l.starts_with('|'))
+        .skip(2); // the header and its separator
+    let mut out: BTreeMap<String, BTreeSet<support::Grant>> = BTreeMap::new();
+    for row in rows {
+        let cells: Vec<&str> = row.trim().trim_matches('|').split('|').collect();
+        let [function, actions, resource, condition] = cells[..] else {
+            panic!("docs/deploy.md: a row of four cells, not {row}");
+        };
+        let binary = match &code_spans(function)[..] {
+            [one] => one.clone(),
+            other => panic!("docs/deploy.md: one function per row, not {other:?} in {row}"),
+        };
+        let grants = out.entry(binary).or_default();
+        let condition = code_spans(condition);
+        for action in code_spans(actions) {
+            for resource in code_spans(resource) {
+                grants.insert((action.clone(), resource, condition.clone()));
+            }
+        }
+    }
+    assert!(
+        !out.is_empty(),
+        "docs/deploy.md: no rows under '{PERMISSIONS_HEADING}'"
+    );
+    out
+}
+
+#[test]
+fn the_deploy_guide_lists_exactly_what_each_function_may_do() {
+    let t = template();
+    let mut documented = documented_grants();
+    let mut problems = Vec::new();
+    for (_, binary, _) in functions(&t) {
+        let granted = support::grants(&t, &binary);
+        let Some(listed) = documented.remove(&binary) else {
+            problems.push(format!("{binary} is not in the table"));
+            continue;
+        };
+        for (a, r, c) in granted.difference(&listed) {
+            problems.push(format!(
+                "{binary}: {a} on {r} {c:?} is granted but not listed"
+            ));
+        }
+        for (a, r, c) in listed.difference(&granted) {
+            problems.push(format!(
+                "{binary}: {a} on {r} {c:?} is listed but not granted"
+            ));
+        }
+    }
+    for binary in documented.keys() {
+        problems.push(format!(
+            "{binary} is listed but is no function of template.yaml"
+        ));
+    }
+    assert!(
+        problems.is_empty(),
+        "docs/deploy.md '{PERMISSIONS_HEADING}' differs from template.yaml:\n{}",
+        problems.join("\n")
+    );
 }
 
 // ---------------------------------------------------------------------------------------------

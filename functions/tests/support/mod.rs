@@ -1,5 +1,5 @@
 //! Shared by the tests of the Lambda side: template.yaml as data, a store that records the
-//! DynamoDB actions its calls need, and a one-route HTTP stub.
+//! DynamoDB actions its calls need, a one-route HTTP stub, and seeding through the service.
 
 #![allow(dead_code)] // each test crate uses a part
 
@@ -11,7 +11,10 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
+use scim_shared::http::{Method, ScimRequest};
+use scim_shared::service::Service;
 use scim_shared::store::{Index, Item, Key, Page, Query, Store, StoreError, Write};
+use serde_json::Value;
 use serde_yaml_ng::Value as Yaml;
 
 /// The repository root.
@@ -103,8 +106,20 @@ pub fn function<'a>(template: &'a Yaml, binary: &str) -> &'a Yaml {
 /// (`${Table.Arn}`, `${Table.Arn}/index/gsi1`).
 pub type Permission = (String, String);
 
-/// The DynamoDB permissions a function's inline policies grant (conditions aside).
+/// One IAM permission with the condition of its statement, flattened to `[key, operator,
+/// values...]` per condition key (empty when the statement has none).
+pub type Grant = (String, String, Vec<String>);
+
+/// The permissions a function's inline policies grant (conditions aside).
 pub fn granted(template: &Yaml, binary: &str) -> BTreeSet<Permission> {
+    grants(template, binary)
+        .into_iter()
+        .map(|(action, resource, _)| (action, resource))
+        .collect()
+}
+
+/// The permissions a function's inline policies grant, with their conditions.
+pub fn grants(template: &Yaml, binary: &str) -> BTreeSet<Grant> {
     let f = function(template, binary);
     let mut out = BTreeSet::new();
     let policies = at(f, &["Properties", "Policies"])
@@ -117,11 +132,24 @@ pub fn granted(template: &Yaml, binary: &str) -> BTreeSet<Permission> {
             .unwrap_or_else(|| panic!("{binary}: policies are inline statements"));
         for s in statements {
             assert_eq!(str_at(s, &["Effect"]), Some("Allow"), "{binary}: {s:?}");
+            let condition = condition(s.get("Condition"));
             for action in strings(s.get("Action")) {
                 for resource in strings(s.get("Resource")) {
-                    out.insert((action.clone(), resource));
+                    out.insert((action.clone(), resource, condition.clone()));
                 }
             }
+        }
+    }
+    out
+}
+
+/// A statement's `Condition` (`{operator: {key: values}}`) as `[key, operator, values...]`.
+fn condition(v: Option<&Yaml>) -> Vec<String> {
+    let mut out = Vec::new();
+    for (operator, keys) in v.and_then(Yaml::as_mapping).into_iter().flatten() {
+        for (key, values) in keys.as_mapping().into_iter().flatten() {
+            out.extend([render(key), render(operator)]);
+            out.extend(strings(Some(values)));
         }
     }
     out
@@ -212,4 +240,20 @@ pub fn lines(set: &BTreeSet<Permission>) -> String {
         .map(|(a, r)| format!("  {a} on {r}"))
         .collect::<Vec<_>>()
         .join("\n")
+}
+
+// ---------------------------------------------------------------------------------------------
+// Seeding
+
+/// Creates a resource of tenant `acme` through the service (`POST {base}{path}`); its id.
+pub async fn create(service: &Service, base: &str, path: &str, body: Value) -> String {
+    let mut req = ScimRequest::new(Method::Post, path, base);
+    req.body = body.to_string().into_bytes();
+    let out = service.handle("acme", &req).await.response;
+    assert_eq!(out.status, 201, "creating {body}: {:?}", out.body);
+    out.body
+        .as_ref()
+        .and_then(|b| b["id"].as_str())
+        .expect("id")
+        .to_string()
 }
