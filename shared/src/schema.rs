@@ -651,7 +651,10 @@ pub static GROUP: LazyLock<Schema> = LazyLock::new(|| Schema {
                 immutable(s("value", "Identifier of the member.").case_exact()),
                 immutable(r("$ref", "The URI of the member resource.").refs(&["User", "Group"])),
                 immutable(s("type", "The type of the member.").canonical(&["User", "Group"])),
-                read_only(s("display", "A human-readable name of the member.")),
+                immutable(s(
+                    "display",
+                    "A human-readable name of the member, as the client sent it.",
+                )),
             ],
         )
         .multi()

@@ -320,3 +320,46 @@ async fn adding_or_removing_a_member_costs_the_same_at_1_and_10000_members() {
         .and_then(|b| b["members"].as_array().map(Vec::len));
     assert_eq!(n, Some(large_size));
 }
+
+/// The `display` a client sends with a member is kept on the membership and returned with it;
+/// a member added without one has none.
+#[tokio::test]
+async fn a_members_display_is_returned_as_the_client_sent_it() {
+    let srv = TestServer::start().await;
+    let (barbara, kim) = (
+        srv.client.create_user("barbara").await,
+        srv.client.create_user("kim").await,
+    );
+    let group = srv
+        .client
+        .post(
+            "/Groups",
+            &json!({"schemas": [GROUP_SCHEMA], "displayName": "Tour Guides",
+                    "members": [{"value": barbara, "display": "Barbara Jensen"}]}),
+        )
+        .await
+        .expect(201)
+        .id();
+    srv.client
+        .patch(
+            &format!("/Groups/{group}"),
+            &Scim::patch_body(json!([{"op": "add", "path": "members", "value": [{"value": kim}]}])),
+        )
+        .await
+        .expect(204);
+    let got = srv
+        .client
+        .get(&format!("/Groups/{group}"))
+        .await
+        .expect(200);
+    let display_of = |id: &str| {
+        got.body["members"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|m| m["value"] == id)
+            .map(|m| m.get("display").cloned())
+    };
+    assert_eq!(display_of(&barbara), Some(Some(json!("Barbara Jensen"))));
+    assert_eq!(display_of(&kim), Some(None));
+}

@@ -17,10 +17,18 @@ use crate::store::{Condition, Index, Item, Key, MAX_BATCH_GET, Query, Write};
 /// Page size for reading a group's edges.
 const EDGE_PAGE: usize = 1000;
 
+/// A member named in a request: its id and the `display` the client sent with it, which is kept
+/// on the membership edge and returned with the member (no extra read).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Member {
+    pub id: String,
+    pub display: Option<String>,
+}
+
 /// One change to a group's member set, in request order.
 #[derive(Debug, Clone)]
 pub enum MemberChange {
-    Add(Vec<String>),
+    Add(Vec<Member>),
     Remove(Vec<String>),
     RemoveWhere(Filter),
     RemoveAll,
@@ -42,11 +50,11 @@ pub fn split_ops(ops: Vec<PatchOp>) -> ScimResult<(Vec<PatchOp>, Vec<MemberChang
                         .find(|k| k.eq_ignore_ascii_case("members"))
                         .cloned();
                     if let Some(v) = key.and_then(|k| obj.remove(&k)) {
-                        let ids = member_ids(&v)?;
+                        let added = members_of(&v)?;
                         if op.op == OpKind::Replace {
                             changes.push(MemberChange::RemoveAll);
                         }
-                        changes.push(MemberChange::Add(ids));
+                        changes.push(MemberChange::Add(added));
                     }
                     if obj.is_empty() {
                         continue;
@@ -80,10 +88,10 @@ fn member_changes(op: &PatchOp, path: &str) -> ScimResult<Vec<MemberChange>> {
             .ok_or_else(|| ScimError::InvalidValue(format!("'{}' requires a value", path)))
     };
     Ok(match (op.op, parsed.filter) {
-        (OpKind::Add, None) => vec![MemberChange::Add(member_ids(value()?)?)],
+        (OpKind::Add, None) => vec![MemberChange::Add(members_of(value()?)?)],
         (OpKind::Replace, None) => vec![
             MemberChange::RemoveAll,
-            MemberChange::Add(member_ids(value()?)?),
+            MemberChange::Add(members_of(value()?)?),
         ],
         (OpKind::Remove, None) => match &op.value {
             Some(v) => vec![MemberChange::Remove(member_ids(v)?)],
@@ -92,21 +100,35 @@ fn member_changes(op: &PatchOp, path: &str) -> ScimResult<Vec<MemberChange>> {
         (OpKind::Remove, Some(f)) => vec![MemberChange::RemoveWhere(f)],
         (_, Some(f)) => vec![
             MemberChange::RemoveWhere(f),
-            MemberChange::Add(member_ids(value()?)?),
+            MemberChange::Add(members_of(value()?)?),
         ],
     })
 }
 
-/// The member ids of a `members` value: one `{"value": id}` object or an array of them.
-pub fn member_ids(v: &Value) -> ScimResult<Vec<String>> {
-    let one = |m: &Value| -> ScimResult<String> {
-        m.get("value")
+/// The members of a `members` value: one `{"value": id, "display": ...}` object or an array of
+/// them (`display` optional).
+pub fn members_of(v: &Value) -> ScimResult<Vec<Member>> {
+    let one = |m: &Value| -> ScimResult<Member> {
+        let id = m
+            .get("value")
             .and_then(Value::as_str)
             .filter(|s| !s.is_empty())
-            .map(str::to_string)
             .ok_or_else(|| {
                 ScimError::InvalidValue("each member needs a string 'value' (the member id)".into())
-            })
+            })?;
+        let display = match m.get("display") {
+            None | Some(Value::Null) => None,
+            Some(Value::String(d)) => Some(d.clone()),
+            Some(_) => {
+                return Err(ScimError::InvalidValue(
+                    "a member's 'display' must be a string".into(),
+                ));
+            }
+        };
+        Ok(Member {
+            id: id.to_string(),
+            display,
+        })
     };
     match v {
         Value::Array(items) => items.iter().map(one).collect(),
@@ -116,6 +138,11 @@ pub fn member_ids(v: &Value) -> ScimResult<Vec<String>> {
             "'members' must be an array of {\"value\": id}".into(),
         )),
     }
+}
+
+/// The member ids of a `members` value.
+pub fn member_ids(v: &Value) -> ScimResult<Vec<String>> {
+    Ok(members_of(v)?.into_iter().map(|m| m.id).collect())
 }
 
 /// Ids named by a filter of the form `value eq "a" or value eq "b"`, answerable without reading
@@ -146,6 +173,8 @@ fn ids_of_value_filter(f: &Filter) -> Option<Vec<String>> {
 pub struct EdgePlan {
     pub add: BTreeMap<String, ResourceKind>,
     pub remove: BTreeMap<String, ResourceKind>,
+    /// The `display` sent with added members, by id.
+    pub display: BTreeMap<String, String>,
 }
 
 /// Resolves member changes into edge writes, reading the member list only when a change needs
@@ -157,13 +186,18 @@ pub async fn plan(
 ) -> ScimResult<EdgePlan> {
     let mut adds: BTreeSet<String> = BTreeSet::new();
     let mut removes: BTreeSet<String> = BTreeSet::new();
+    let mut display: BTreeMap<String, String> = BTreeMap::new();
     let mut current: Option<BTreeMap<String, ResourceKind>> = None;
     for change in changes {
         match change {
-            MemberChange::Add(ids) => {
-                for id in ids {
-                    removes.remove(&id);
-                    adds.insert(id);
+            MemberChange::Add(members) => {
+                for m in members {
+                    removes.remove(&m.id);
+                    match m.display {
+                        Some(d) => display.insert(m.id.clone(), d),
+                        None => display.remove(&m.id),
+                    };
+                    adds.insert(m.id);
                 }
             }
             MemberChange::Remove(ids) => {
@@ -222,7 +256,12 @@ pub async fn plan(
             .into_iter()
             .filter_map(|id| known.get(&id).map(|k| (id, *k))),
     );
-    Ok(EdgePlan { add, remove })
+    display.retain(|id, _| add.contains_key(id));
+    Ok(EdgePlan {
+        add,
+        remove,
+        display,
+    })
 }
 
 async fn load_current<'c>(
@@ -295,6 +334,11 @@ pub fn edge_writes(tenant: &str, group_id: &str, plan: &EdgePlan) -> Vec<Write> 
         item: Item {
             key: keys::member_edge(tenant, *kind, id, group_id),
             gsi1: Some(keys::member_edge_gsi(tenant, group_id, id)),
+            body: plan
+                .display
+                .get(id)
+                .map(|d| json!({ "display": d }).to_string())
+                .unwrap_or_default(),
             ..Item::default()
         },
         condition: Condition::None,
@@ -342,13 +386,29 @@ pub async fn read_edges(ctx: &Ctx<'_>, group_id: &str) -> ScimResult<Vec<(Resour
         .collect())
 }
 
-/// The `members` attribute of a group.
+/// The `members` attribute of a group, with the `display` each member was added with.
 pub async fn members_value(ctx: &Ctx<'_>, group_id: &str) -> ScimResult<Vec<Value>> {
-    Ok(read_edges(ctx, group_id)
-        .await?
-        .into_iter()
-        .map(|(kind, id)| reference(ctx, kind, &id))
+    let edges = member_edges(ctx, group_id).await?;
+    Ok(edges
+        .iter()
+        .filter_map(|e| {
+            let (kind, id) = keys::edge_member(ctx.tenant, &e.key)?;
+            let mut member = reference(ctx, kind, &id);
+            if let Some(d) = edge_display(e) {
+                member["display"] = Value::from(d);
+            }
+            Some(member)
+        })
         .collect())
+}
+
+/// The `display` stored on an edge, if the member was added with one.
+fn edge_display(edge: &Item) -> Option<String> {
+    if edge.body.is_empty() {
+        return None;
+    }
+    let v: Value = serde_json::from_str(&edge.body).ok()?;
+    v.get("display").and_then(Value::as_str).map(str::to_string)
 }
 
 /// The edge items in a member's own partition: one per group it belongs to.

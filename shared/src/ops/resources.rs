@@ -142,11 +142,14 @@ fn respond_with(
 }
 
 /// Parses and validates a POST/PUT body: canonical document and, for groups, the member ids.
-fn document_of(kind: ResourceKind, req: &ScimRequest) -> ScimResult<(Value, Option<Vec<String>>)> {
+fn document_of(
+    kind: ResourceKind,
+    req: &ScimRequest,
+) -> ScimResult<(Value, Option<Vec<members::Member>>)> {
     let rt = ResourceType::of(kind);
     let mut doc = resource::canonicalize(rt, req.json()?)?;
     let members = match (kind, doc.as_object_mut().and_then(|o| o.remove("members"))) {
-        (ResourceKind::Group, Some(m)) => Some(members::member_ids(&m)?),
+        (ResourceKind::Group, Some(m)) => Some(members::members_of(&m)?),
         _ => None,
     };
     finish_document(rt, &mut doc)?;
