@@ -90,7 +90,10 @@ async fn sixty_four_parallel_member_adds_to_one_group_are_all_applied_and_announ
             r.body
         );
     }
-    println!("64 concurrent member adds answered in {:?}", started.elapsed());
+    println!(
+        "64 concurrent member adds answered in {:?}",
+        started.elapsed()
+    );
     let members = srv
         .client
         .get(&format!("/Groups/{group}"))
