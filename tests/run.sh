@@ -87,7 +87,7 @@ fi
   cargo lambda build --release "${bins[@]}" >"$workdir/cargo-lambda.log" 2>&1 \
     || { cat "$workdir/cargo-lambda.log"; echo "cargo lambda build failed" >&2; exit 1; }
   echo "cargo lambda build: $(( ${#bins[@]} / 2 )) binaries in $((SECONDS - build_started)) s"
-  sam build --parameter-overrides Architecture=x86_64 >"$workdir/sam-build.log" 2>&1 \
+  sam build >"$workdir/sam-build.log" 2>&1 \
     || { cat "$workdir/sam-build.log"; echo "sam build failed" >&2; exit 1; }
   echo "sam build: $(grep -c 'Running RustCargoLambdaBuilder:CargoLambdaBuild' "$workdir/sam-build.log") functions in $((SECONDS - build_started)) s"
   # Every bootstrap starts against a runtime-API stub and answers its fixture's event.

@@ -19,7 +19,9 @@ use serde_yaml_ng::Value as Yaml;
 use support::{at, functions, http, render, resources, str_at, strings, template};
 
 /// (METHOD, path) of every SCIM API event in the template, with the binary it invokes (the
-/// admin route of Emergency Logout is checked in tests/emergency.rs).
+/// admin route of Emergency Logout is checked in tests/emergency.rs). An `ANY` route stands for
+/// the router's routes of its path (the function's router answers the other methods with 405),
+/// or for itself when the router has none there.
 fn template_routes(t: &Yaml) -> Vec<(String, String, String)> {
     let mut out = Vec::new();
     for (id, binary, f) in functions(t) {
@@ -43,7 +45,20 @@ fn template_routes(t: &Yaml) -> Vec<(String, String, String)> {
                 .expect("Method")
                 .to_ascii_uppercase();
             let path = str_at(event, &["Properties", "Path"]).expect("Path");
-            out.push((method, path.to_string(), binary.clone()));
+            let methods: Vec<String> = match method.as_str() {
+                "ANY" => ROUTES
+                    .iter()
+                    .filter(|r| format!("{BASE_PATH}{}", r.path) == path)
+                    .map(|r| r.method.as_str().to_string())
+                    .collect(),
+                _ => Vec::new(),
+            };
+            if methods.is_empty() {
+                out.push((method, path.to_string(), binary.clone()));
+            }
+            for m in methods {
+                out.push((m, path.to_string(), binary.clone()));
+            }
         }
     }
     out

@@ -423,8 +423,9 @@ fn decode(s: &str) -> String {
     percent_decode_str(s).decode_utf8_lossy().to_string()
 }
 
-/// The route of a method and path: literal segments win over `{parameters}`. `None` when no
-/// resource has the path or the resource has no such method (API Gateway answers both alike).
+/// The route of a method and path: literal segments win over `{parameters}`, and a method of
+/// its own over `ANY`. `None` when no resource has the path or the resource has no such method
+/// (API Gateway answers both alike).
 fn route<'a>(
     stack: &'a Stack,
     method: &str,
@@ -432,7 +433,12 @@ fn route<'a>(
 ) -> Option<(&'a Route, BTreeMap<String, String>)> {
     let segments: Vec<String> = path.split('/').skip(1).map(decode).collect();
     let mut best: Option<(usize, &Route, BTreeMap<String, String>)> = None;
-    for r in stack.routes.iter().filter(|r| r.method == method) {
+    // A method of its own wins over the resource's ANY.
+    for r in stack
+        .routes
+        .iter()
+        .filter(|r| r.method == method || r.method == "ANY")
+    {
         let pattern: Vec<&str> = r.path.split('/').skip(1).collect();
         if pattern.len() != segments.len() {
             continue;
@@ -452,8 +458,9 @@ fn route<'a>(
                 }
             }
         });
-        if fits && best.as_ref().is_none_or(|(l, _, _)| literal > *l) {
-            best = Some((literal, r, params));
+        let rank = 2 * literal + usize::from(r.method == method);
+        if fits && best.as_ref().is_none_or(|(l, _, _)| rank > *l) {
+            best = Some((rank, r, params));
         }
     }
     best.map(|(_, r, p)| (r, p))
