@@ -182,16 +182,15 @@ pub fn webhook(t: &str) -> Key {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Unique {
     UserName,
-    UserExternalId,
     GroupDisplayName,
-    GroupExternalId,
 }
 
 impl Unique {
-    pub fn of(kind: ResourceKind) -> [Unique; 2] {
+    /// The unique attribute of a resource type.
+    pub fn of(kind: ResourceKind) -> Unique {
         match kind {
-            ResourceKind::User => [Unique::UserName, Unique::UserExternalId],
-            ResourceKind::Group => [Unique::GroupDisplayName, Unique::GroupExternalId],
+            ResourceKind::User => Unique::UserName,
+            ResourceKind::Group => Unique::GroupDisplayName,
         }
     }
 
@@ -200,45 +199,54 @@ impl Unique {
         match self {
             Unique::UserName => "userName",
             Unique::GroupDisplayName => "displayName",
-            Unique::UserExternalId | Unique::GroupExternalId => "externalId",
         }
     }
 
-    fn code(self) -> &'static str {
-        match self {
-            Unique::UserName => "UN",
-            Unique::UserExternalId => "XU",
-            Unique::GroupDisplayName => "GN",
-            Unique::GroupExternalId => "XG",
-        }
-    }
-
-    /// userName and displayName are case-insensitive (caseExact false); externalId is caseExact.
-    fn case_exact(self) -> bool {
-        matches!(self, Unique::UserExternalId | Unique::GroupExternalId)
-    }
-
-    /// The marker key that reserves `value` for one resource.
+    /// The marker key that reserves `value` for one resource (userName and displayName are
+    /// case-insensitive: caseExact false).
     pub fn marker(self, t: &str, value: &str) -> Key {
-        let v = if self.case_exact() {
-            value.to_string()
-        } else {
-            value.to_lowercase()
+        let code = match self {
+            Unique::UserName => "UN",
+            Unique::GroupDisplayName => "GN",
         };
-        let v = if v.len() > MAX_VERBATIM {
-            let digest = Sha256::digest(v.as_bytes());
-            format!(
-                "h:{}",
-                digest
-                    .iter()
-                    .map(|b| format!("{b:02x}"))
-                    .collect::<String>()
-            )
-        } else {
-            v
-        };
-        Key::new(format!("T#{t}#{}#{v}", self.code()), ITEM)
+        Key::new(
+            format!("T#{t}#{code}#{}", verbatim_or_digest(value.to_lowercase())),
+            ITEM,
+        )
     }
+}
+
+/// A value as a key part: itself, or its SHA-256 when longer than a key may hold.
+fn verbatim_or_digest(v: String) -> String {
+    if v.len() <= MAX_VERBATIM {
+        return v;
+    }
+    let digest = Sha256::digest(v.as_bytes());
+    format!(
+        "h:{}",
+        digest
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect::<String>()
+    )
+}
+
+/// The partition of the externalId index: one item per resource with that externalId (its id
+/// as sort key), so `externalId eq` stays a key lookup without making the value unique (RFC 7643
+/// section 3.1 leaves its uniqueness to the client). externalId is caseExact. Items with sort
+/// key `#` are markers of stores written when externalId was kept unique; a lookup reads them
+/// like index items and checks every resource it finds.
+pub fn external_id_pk(t: &str, kind: ResourceKind, value: &str) -> String {
+    let code = match kind {
+        ResourceKind::User => "XU",
+        ResourceKind::Group => "XG",
+    };
+    format!("T#{t}#{code}#{}", verbatim_or_digest(value.to_string()))
+}
+
+/// The externalId index item of one resource.
+pub fn external_id(t: &str, kind: ResourceKind, value: &str, id: &str) -> Key {
+    Key::new(external_id_pk(t, kind, value), id)
 }
 
 #[cfg(test)]
@@ -302,9 +310,21 @@ mod tests {
             Unique::UserName.marker("a", "bOB")
         );
         assert_ne!(
-            Unique::UserExternalId.marker("a", "X"),
-            Unique::UserExternalId.marker("a", "x")
+            external_id_pk("a", ResourceKind::User, "X"),
+            external_id_pk("a", ResourceKind::User, "x")
         );
         assert!(Unique::UserName.marker("a", &"x".repeat(2000)).pk.len() < 100);
+        assert!(external_id_pk("a", ResourceKind::Group, &"x".repeat(2000)).len() < 100);
+    }
+
+    #[test]
+    fn resources_sharing_an_external_id_have_index_items_of_their_own() {
+        let (one, two) = (
+            external_id("a", ResourceKind::User, "X", "1"),
+            external_id("a", ResourceKind::User, "X", "2"),
+        );
+        assert_eq!(one.pk, two.pk);
+        assert_ne!(one, two);
+        assert!(one.pk.starts_with("T#a#"));
     }
 }

@@ -2,6 +2,9 @@
 //! derived `groups` attribute.
 
 use scim_shared::clock::parse_datetime;
+use scim_shared::keys;
+use scim_shared::schema::ResourceKind;
+use scim_shared::store::{Condition, Item, Key, Write};
 use scim_tests::{ENTERPRISE, GROUP_SCHEMA, Reply, Scim, TestServer, USER_SCHEMA, enc};
 use serde_json::{Value, json};
 
@@ -512,25 +515,88 @@ async fn user_name_uniqueness_ignores_case() {
     );
 }
 
-#[tokio::test]
-async fn external_id_uniqueness_is_case_exact() {
-    let srv = TestServer::start().await;
-    create(&srv, &user("a", json!({"externalId": "Ext-1"}))).await;
-    srv.client
-        .post("/Users", &user("b", json!({"externalId": "Ext-1"})))
+/// The ids of the users an `externalId eq` filter finds.
+async fn with_external_id(srv: &TestServer, value: &str) -> Vec<String> {
+    let r = srv
+        .client
+        .get(&format!(
+            "/Users?filter={}",
+            enc(&format!("externalId eq \"{value}\""))
+        ))
         .await
-        .expect_error(409, Some("uniqueness"));
-    let c = create(&srv, &user("c", json!({"externalId": "ext-1"}))).await;
-    assert_eq!(c.body["externalId"], "ext-1");
-    create(&srv, &user("d", json!({"externalId": "EXT-1"}))).await;
+        .expect(200);
+    let mut ids: Vec<String> = r.body["Resources"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|u| u["id"].as_str().map(str::to_string))
+        .collect();
+    ids.sort();
+    ids
+}
+
+/// RFC 7643 section 3.1: the server does not enforce externalId's uniqueness (the client
+/// controls it). A reused value is accepted, and `externalId eq` (case-exact) finds every
+/// resource holding it.
+#[tokio::test]
+async fn external_id_is_not_unique_and_its_filter_finds_every_holder_case_exactly() {
+    let srv = TestServer::start().await;
+    let a = create(&srv, &user("a", json!({"externalId": "Ext-1"})))
+        .await
+        .id();
+    let b = create(&srv, &user("b", json!({"externalId": "Ext-1"})))
+        .await
+        .id();
+    let c = create(&srv, &user("c", json!({"externalId": "ext-1"})))
+        .await
+        .id();
+    let mut both = vec![a, b];
+    both.sort();
+    assert_eq!(with_external_id(&srv, "Ext-1").await, both);
+    assert_eq!(with_external_id(&srv, "ext-1").await, vec![c]);
+    assert!(with_external_id(&srv, "EXT-1").await.is_empty());
     assert_eq!(
         srv.client.get("/Users").await.expect(200).body["totalResults"],
         3
     );
 }
 
+/// A store written when externalId was kept unique has one marker per value (sort key `#`): the
+/// filter still finds its resource, next to resources that share the value since.
 #[tokio::test]
-async fn removing_or_changing_an_external_id_frees_it() {
+async fn an_external_id_marker_of_an_earlier_store_is_still_found() {
+    let srv = TestServer::start().await;
+    let old = create(&srv, &user("old", json!({"externalId": "Legacy-1"})))
+        .await
+        .id();
+    let index = keys::external_id("acme", ResourceKind::User, "Legacy-1", &old);
+    srv.store
+        .transact(vec![
+            Write::Delete {
+                key: index.clone(),
+                condition: Condition::None,
+            },
+            Write::Put {
+                item: Item {
+                    key: Key::new(index.pk, keys::ITEM),
+                    body: json!({"id": old}).to_string(),
+                    ..Item::default()
+                },
+                condition: Condition::None,
+            },
+        ])
+        .await
+        .expect("the earlier store's marker");
+    let new = create(&srv, &user("new", json!({"externalId": "Legacy-1"})))
+        .await
+        .id();
+    let mut both = vec![old, new];
+    both.sort();
+    assert_eq!(with_external_id(&srv, "Legacy-1").await, both);
+}
+
+#[tokio::test]
+async fn removing_or_changing_an_external_id_moves_it_in_the_filter() {
     let srv = TestServer::start().await;
     let a = create(&srv, &user("a", json!({"externalId": "Ext-1"})))
         .await
@@ -540,17 +606,15 @@ async fn removing_or_changing_an_external_id_frees_it() {
         .id();
     let remove = Scim::patch_body(json!([{"op": "remove", "path": "externalId"}]));
     srv.client.patch(&at(&a), &remove).await.expect(200);
-    create(&srv, &user("c", json!({"externalId": "Ext-1"}))).await;
-
+    assert!(with_external_id(&srv, "Ext-1").await.is_empty());
     srv.client
         .put(&at(&b), &user("b", json!({"externalId": "Ext-3"})))
         .await
         .expect(200);
-    create(&srv, &user("d", json!({"externalId": "Ext-2"}))).await;
-    srv.client
-        .post("/Users", &user("e", json!({"externalId": "Ext-3"})))
-        .await
-        .expect_error(409, Some("uniqueness"));
+    assert!(with_external_id(&srv, "Ext-2").await.is_empty());
+    assert_eq!(with_external_id(&srv, "Ext-3").await, vec![b.clone()]);
+    srv.client.delete(&at(&b)).await.expect(204);
+    assert!(with_external_id(&srv, "Ext-3").await.is_empty());
 }
 
 // ---- PATCH ----

@@ -116,14 +116,19 @@ impl Target {
         if outcome.response.status != 200 {
             return Err(RowError::of(&outcome));
         }
-        Ok(outcome
+        let found = outcome
             .response
             .body
-            .and_then(|mut b| b.get_mut("Resources").map(Value::take))
-            .and_then(|r| match r {
-                Value::Array(mut items) if !items.is_empty() => Some(items.swap_remove(0)),
-                _ => None,
-            }))
+            .and_then(|mut b| b.get_mut("Resources").map(Value::take));
+        match found {
+            Some(Value::Array(mut items)) if items.len() == 1 => Ok(Some(items.swap_remove(0))),
+            // externalId is not unique (RFC 7643 section 3.1): a row cannot tell which to update.
+            Some(Value::Array(items)) if items.len() > 1 => Err(RowError::new(format!(
+                "{} resources have {attribute} {literal}: the row matches none of them",
+                items.len()
+            ))),
+            _ => Ok(None),
+        }
     }
 
     /// The existing resource a row stands for: by each unique attribute the row has, in turn.

@@ -14,6 +14,7 @@
 //! the way to walk a large listing.
 
 use std::cmp::Ordering;
+use std::collections::BTreeSet;
 
 use serde_json::{Value, json};
 
@@ -294,7 +295,13 @@ async fn select(
         .is_some_and(|f| references(f, derived_name));
     let candidates = match params.filter.as_ref() {
         Some(f) => match (key_lookup(kind, f), membership_lookup(kind, f)) {
-            (Some((unique, value)), _) => Some(lookup(ctx, kind, unique, &value).await?),
+            (Some(KeyLookup::Id(id)), _) => Some(lookup(ctx, kind, None, &id).await?),
+            (Some(KeyLookup::Unique(u, value)), _) => {
+                Some(lookup(ctx, kind, Some(u), &value).await?)
+            }
+            (Some(KeyLookup::ExternalId(value)), _) => {
+                Some(lookup_external_id(ctx, kind, &value).await?)
+            }
             (None, Some(other)) => Some(lookup_by_membership(ctx, kind, &other).await?),
             (None, None) => None,
         },
@@ -319,9 +326,9 @@ async fn select(
     }
     if on_derived {
         return Err(ScimError::InvalidFilter(format!(
-            "a filter on '{derived_name}' must select {derived_name}.value with eq, or the {} by id, {} with eq",
+            "a filter on '{derived_name}' must select {derived_name}.value with eq, or the {} by id, {} or externalId with eq",
             rt.name,
-            Unique::of(kind).map(Unique::attribute).join(" or ")
+            Unique::of(kind).attribute()
         )));
     }
     if params.filter.is_none() && params.sort_by.is_none() {
@@ -500,8 +507,18 @@ async fn select_after(
     }
 }
 
-/// Which unique-attribute lookup answers a filter: a top-level `eq`, or one side of an `and`.
-fn key_lookup(kind: ResourceKind, f: &Filter) -> Option<(Option<Unique>, String)> {
+/// A key lookup that answers a filter.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum KeyLookup {
+    Id(String),
+    Unique(Unique, String),
+    /// Not unique: every resource with the value.
+    ExternalId(String),
+}
+
+/// Which key lookup answers a filter: a top-level `eq` on id, the unique attribute or
+/// externalId, or one side of an `and`.
+fn key_lookup(kind: ResourceKind, f: &Filter) -> Option<KeyLookup> {
     match f {
         Filter::Compare {
             path,
@@ -516,13 +533,16 @@ fn key_lookup(kind: ResourceKind, f: &Filter) -> Option<(Option<Unique>, String)
             {
                 return None;
             }
+            let unique = Unique::of(kind);
             if path.name.eq_ignore_ascii_case("id") {
-                return Some((None, v.clone()));
+                Some(KeyLookup::Id(v.clone()))
+            } else if path.name.eq_ignore_ascii_case(unique.attribute()) {
+                Some(KeyLookup::Unique(unique, v.clone()))
+            } else if path.name.eq_ignore_ascii_case("externalId") {
+                Some(KeyLookup::ExternalId(v.clone()))
+            } else {
+                None
             }
-            Unique::of(kind)
-                .into_iter()
-                .find(|u| u.attribute().eq_ignore_ascii_case(&path.name))
-                .map(|u| (Some(u), v.clone()))
         }
         Filter::And(a, b) => key_lookup(kind, a).or_else(|| key_lookup(kind, b)),
         _ => None,
@@ -584,6 +604,11 @@ async fn lookup_by_membership(
             ids
         }
     };
+    load_many(ctx, kind, &ids).await
+}
+
+/// The resources of the given ids that exist, by id, read with batch gets of up to 100 keys.
+async fn load_many(ctx: &Ctx<'_>, kind: ResourceKind, ids: &[String]) -> ScimResult<Vec<Stored>> {
     let mut out = Vec::with_capacity(ids.len());
     for chunk in ids.chunks(MAX_BATCH_GET) {
         let keys: Vec<_> = chunk
@@ -596,6 +621,32 @@ async fn lookup_by_membership(
     }
     out.sort_by(|a, b| a.id.cmp(&b.id));
     Ok(out)
+}
+
+/// Every resource whose externalId is `value` (case-exact), from the externalId index: one
+/// Query of the value's partition, then the resources. An index item whose resource no longer
+/// holds the value is passed over (the filter is checked again on every candidate).
+async fn lookup_external_id(
+    ctx: &Ctx<'_>,
+    kind: ResourceKind,
+    value: &str,
+) -> ScimResult<Vec<Stored>> {
+    let pk = keys::external_id_pk(ctx.tenant, kind, value);
+    let entries = members::query_all(ctx, Query::new(Index::Primary, pk, "", 1000)).await?;
+    let ids: BTreeSet<String> = entries
+        .iter()
+        .filter_map(|e| {
+            if e.key.sk != keys::ITEM {
+                return Some(e.key.sk.clone());
+            }
+            // A marker of the time externalId was unique: the id is in its body.
+            serde_json::from_str::<Value>(&e.body)
+                .ok()
+                .and_then(|b| b["id"].as_str().map(str::to_string))
+        })
+        .collect();
+    let ids: Vec<String> = ids.into_iter().collect();
+    load_many(ctx, kind, &ids).await
 }
 
 /// Resolves a unique value (or an id, when `unique` is None) to the resource holding it.

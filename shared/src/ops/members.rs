@@ -355,7 +355,7 @@ pub fn edge_writes(tenant: &str, group_id: &str, plan: &EdgePlan) -> Vec<Write> 
 }
 
 /// Reads every page of a query.
-async fn query_all(ctx: &Ctx<'_>, mut q: Query) -> ScimResult<Vec<Item>> {
+pub(super) async fn query_all(ctx: &Ctx<'_>, mut q: Query) -> ScimResult<Vec<Item>> {
     let mut out = Vec::new();
     loop {
         let page = ctx.store.query(&q).await?;

@@ -13,7 +13,7 @@ use crate::lifecycle::{self, Change};
 use crate::patch;
 use crate::resource::{self, Projection};
 use crate::schema::{Mutability, ResourceKind, ResourceType};
-use crate::store::{Condition, Index, Item, MAX_TRANSACTION_WRITES, Query, StoreError, Write};
+use crate::store::{Condition, Index, Item, Key, MAX_TRANSACTION_WRITES, Query, StoreError, Write};
 
 /// Page size when reading a resource's partition.
 const PARTITION_PAGE: usize = 1000;
@@ -167,8 +167,9 @@ fn finish_document(rt: &ResourceType, doc: &mut Value) -> ScimResult<()> {
     Ok(())
 }
 
-/// Uniqueness marker writes for a change of a resource's unique attributes; each write is paired
-/// with the attribute it guards so that a failed condition names it.
+/// Index writes for a change of a resource's looked-up attributes: its uniqueness marker
+/// (userName or displayName), paired with the attribute it guards so that a failed condition
+/// names it, and its externalId index item (not unique: written without condition).
 fn marker_writes(
     ctx: &Ctx<'_>,
     kind: ResourceKind,
@@ -177,16 +178,23 @@ fn marker_writes(
     new: Option<&Value>,
 ) -> Vec<(Write, Option<Unique>)> {
     let mut out = Vec::new();
-    for u in Unique::of(kind) {
-        let value = |doc: Option<&Value>| {
-            doc.and_then(|d| d.get(u.attribute()))
-                .and_then(Value::as_str)
-                .map(|v| u.marker(ctx.tenant, v))
-        };
-        let (before, after) = (value(old), value(new));
-        if before == after {
-            continue;
-        }
+    let index_item = |key: Key| Item {
+        key,
+        body: json!({"id": id}).to_string(),
+        ..Item::default()
+    };
+    let text = |doc: Option<&Value>, attribute: &str| {
+        doc.and_then(|d| d.get(attribute))
+            .and_then(Value::as_str)
+            .map(str::to_string)
+    };
+    let u = Unique::of(kind);
+    let (before, after) = (text(old, u.attribute()), text(new, u.attribute()));
+    let (before, after) = (
+        before.map(|v| u.marker(ctx.tenant, &v)),
+        after.map(|v| u.marker(ctx.tenant, &v)),
+    );
+    if before != after {
         if let Some(key) = before {
             out.push((
                 Write::Delete {
@@ -197,18 +205,27 @@ fn marker_writes(
             ));
         }
         if let Some(key) = after {
-            let item = Item {
-                key,
-                body: json!({"id": id}).to_string(),
-                ..Item::default()
-            };
+            let condition = Condition::NotExists;
             out.push((
                 Write::Put {
-                    item,
-                    condition: Condition::NotExists,
+                    item: index_item(key),
+                    condition,
                 },
                 Some(u),
             ));
+        }
+    }
+    let (before, after) = (text(old, "externalId"), text(new, "externalId"));
+    if before != after {
+        if let Some(v) = before {
+            let key = keys::external_id(ctx.tenant, kind, &v, id);
+            let condition = Condition::None;
+            out.push((Write::Delete { key, condition }, None));
+        }
+        if let Some(v) = after {
+            let item = index_item(keys::external_id(ctx.tenant, kind, &v, id));
+            let condition = Condition::None;
+            out.push((Write::Put { item, condition }, None));
         }
     }
     out

@@ -103,9 +103,10 @@ fn claims(op: &BulkOperation) -> Vec<String> {
     let Ok(Operation::Create(kind)) = op.route else {
         return Vec::new();
     };
-    Unique::of(kind)
+    let u = Unique::of(kind);
+    op.data_str(u.attribute())
+        .map(|v| u.marker("", v).pk)
         .into_iter()
-        .filter_map(|u| op.data_str(u.attribute()).map(|v| u.marker("", v).pk))
         .collect()
 }
 
