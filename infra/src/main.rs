@@ -5,9 +5,9 @@ use std::sync::Arc;
 
 use anyhow::{Context as _, bail};
 use clap::{Parser, Subcommand};
-use scim_shared::ops::{self, Ctx, Limits};
+use scim_shared::ops::{Ctx, Limits};
 use scim_shared::service::Service;
-use scim_shared::tenant;
+use scim_shared::{purge, tenant};
 use scimctl::store_url::StoreUrl;
 use scimctl::{report, server};
 
@@ -149,7 +149,8 @@ enum TenantCommand {
     Create { tenant: String },
     /// List tenants.
     List,
-    /// Delete a tenant with all its users, groups and tokens.
+    /// Delete a tenant and everything keyed by it: tokens, users, groups, memberships, counters,
+    /// audit log, events, role rules and webhook. Resumable: run it again if it was interrupted.
     Delete { tenant: String },
     /// Change a tenant's settings (they reach its tokens at once; a Lambda authorizer's cache
     /// picks them up within its TTL).
@@ -568,25 +569,27 @@ async fn tenant_command(
         }
         TenantCommand::List => {
             for t in tenant::list_tenants(&*store).await? {
-                println!("{}\t{}", t.id, t.created);
+                let state = if t.deleting { "\tdeleting" } else { "" };
+                println!("{}\t{}{state}", t.id, t.created);
             }
         }
         TenantCommand::Delete { tenant } => {
-            if tenant::get_tenant(&*store, &tenant).await?.is_none() {
-                bail!("tenant '{tenant}' does not exist");
+            // A spinner on a terminal; nothing when stderr is not one (scripts read the summary).
+            let spinner = indicatif::ProgressBar::new_spinner();
+            let steps = purge::delete_tenant(&*store, &tenant, &mut |p| {
+                spinner.set_message(format!("{}: {} deleted", p.reach, p.deleted));
+                spinner.tick();
+            })
+            .await;
+            spinner.finish_and_clear();
+            let mut total = 0;
+            for step in steps? {
+                if step.deleted > 0 {
+                    eprintln!("  {}: {}", step.reach, step.deleted);
+                }
+                total += step.deleted;
             }
-            let limits = Limits::default();
-            let ctx = Ctx {
-                tenant: &tenant,
-                store: &*store,
-                base_url: "",
-                limits: &limits,
-            };
-            let n = ops::purge_tenant(&ctx)
-                .await
-                .map_err(|e| anyhow::anyhow!("{e}"))?;
-            tenant::delete_tenant(&*store, &tenant).await?;
-            eprintln!("deleted tenant '{tenant}' with {n} resources");
+            eprintln!("deleted tenant '{tenant}' and all its data: {total} items");
         }
         TenantCommand::Set {
             tenant,

@@ -14,7 +14,7 @@ mod stored;
 pub use discovery::{resource_type, resource_types, schema, schemas, service_provider_config};
 pub use emergency::{Logout, emergency_logout};
 pub use list::{list, search};
-pub use resources::{create, delete, get, patch, purge_tenant, replace};
+pub use resources::{create, delete, get, patch, replace};
 
 use crate::error::ScimError;
 use crate::store::{MAX_ITEM_BYTES, Store, StoreError};
