@@ -39,10 +39,12 @@ enum Command {
         /// Public base URL of the API, if not http://<Host header>/scim/v2.
         #[arg(long, env = "SCIM_PUBLIC_URL")]
         public_url: Option<String>,
-        /// Token of the operator API (/admin/...); a random one is generated and printed when
-        /// unset.
-        #[arg(long, env = "SCIM_OPERATOR_TOKEN", hide_env_values = true)]
-        operator_token: Option<String>,
+        /// File whose first line is the token of the operator API (/admin/...). The token may
+        /// come from the environment variable SCIM_OPERATOR_TOKEN instead, never from the
+        /// command line, where every user of the machine sees it (`ps`). When neither is set, a
+        /// random token is generated and printed.
+        #[arg(long, value_name = "PATH", env = "SCIM_OPERATOR_TOKEN_FILE")]
+        operator_token_file: Option<std::path::PathBuf>,
         /// Seconds a Secret Token's authorization is kept, as API Gateway caches its
         /// authorizer's answers: a revoked token or changed settings take effect within it.
         /// 0 reads the token on every request.
@@ -232,9 +234,13 @@ async fn main() -> anyhow::Result<()> {
         Command::Serve {
             addr,
             public_url,
-            operator_token,
+            operator_token_file,
             auth_cache_ttl,
         } => {
+            let operator_token = scimctl::admin::operator_token(
+                operator_token_file.as_deref(),
+                std::env::var(scimctl::admin::OPERATOR_TOKEN_ENV).ok(),
+            )?;
             let auth_ttl = std::time::Duration::from_secs(auth_cache_ttl);
             serve(
                 cli.store.open().await?,
@@ -650,4 +656,20 @@ async fn token_command(
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_operator_token_is_not_taken_from_the_command_line() {
+        assert!(Cli::try_parse_from(["scimctl", "serve", "--operator-token", "op_x"]).is_err());
+        let cli = Cli::try_parse_from(["scimctl", "serve", "--operator-token-file", "/run/op"])
+            .expect("a file is accepted");
+        assert!(matches!(
+            cli.command,
+            Command::Serve { operator_token_file: Some(p), .. } if p.as_os_str() == "/run/op"
+        ));
+    }
 }
