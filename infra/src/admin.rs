@@ -67,7 +67,7 @@ pub async fn emergency_logout(
 ) -> Result<Report, AdminError> {
     let started = Instant::now();
     let store = service.store().clone();
-    let t = tenant::get_tenant(&*store, tenant_id)
+    let t = tenant::get_live_tenant(&*store, tenant_id)
         .await?
         .ok_or_else(|| AdminError::NoTenant(tenant_id.to_string()))?;
     let caller = Caller::from(&t);

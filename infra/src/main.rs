@@ -341,7 +341,7 @@ async fn roles_command(
         | RolesCommand::List { tenant, .. }
         | RolesCommand::Delete { tenant, .. } => tenant.clone(),
     };
-    if tenant::get_tenant(&*store, &tenant).await?.is_none() {
+    if tenant::get_live_tenant(&*store, &tenant).await?.is_none() {
         bail!("tenant '{tenant}' does not exist");
     }
     let scim = |e: scim_shared::ScimError| anyhow::anyhow!("{e}");
@@ -406,7 +406,7 @@ async fn webhook_command(
     use scim_shared::webhook;
     match cmd {
         WebhookCommand::Set { tenant, url } => {
-            if tenant::get_tenant(&*store, &tenant).await?.is_none() {
+            if tenant::get_live_tenant(&*store, &tenant).await?.is_none() {
                 bail!("tenant '{tenant}' does not exist");
             }
             let hook = webhook::set(&*store, &tenant, &url).await?;

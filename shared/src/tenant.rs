@@ -199,6 +199,13 @@ pub async fn get_tenant(store: &dyn Store, id: &str) -> Result<Option<Tenant>, T
     Ok(tenant_item(store, id).await?.map(|(_, t)| t))
 }
 
+/// The tenant, unless it does not exist or is being deleted: what every entry point that acts
+/// for a tenant on an operator's behalf reads, so that nothing is written for a tenant whose
+/// deletion may already have passed that kind of item.
+pub async fn get_live_tenant(store: &dyn Store, id: &str) -> Result<Option<Tenant>, TenantError> {
+    Ok(get_tenant(store, id).await?.filter(|t| !t.deleting))
+}
+
 /// The stored tenant item (for its version) and the tenant it holds.
 async fn tenant_item(store: &dyn Store, id: &str) -> Result<Option<(Item, Tenant)>, TenantError> {
     let item = store.get(&keys::tenant(id)).await?;

@@ -222,6 +222,11 @@ async fn a_tenant_being_deleted_keeps_its_id_until_a_rerun_finishes() {
         .expect("marked");
     let listed = tenant::list_tenants(&*srv.store).await.expect("list");
     assert!(listed.iter().any(|t| t.id == "acme" && t.deleting));
+    let live = tenant::get_live_tenant(&*srv.store, "acme").await;
+    assert!(
+        matches!(live, Ok(None)),
+        "operator commands see no tenant: {live:?}"
+    );
     assert!(matches!(
         tenant::create_tenant(&*srv.store, "acme").await,
         Err(TenantError::Deleting(_))
