@@ -113,7 +113,7 @@ enum RolesCommand {
 
 #[derive(Debug, Subcommand)]
 enum WebhookCommand {
-    /// Set the webhook URL (http://) and print its new signing secret, once.
+    /// Set the webhook URL (http:// or https://) and print its new signing secret, once.
     Set { tenant: String, url: String },
     /// Print the webhook URL (never the secret).
     Show { tenant: String },
