@@ -494,17 +494,7 @@ impl Store for DynamoStore {
             .send()
             .await
             .map_err(|e| StoreError::Backend(e_str(&e)))?;
-        let items = out
-            .items
-            .unwrap_or_default()
-            .iter()
-            .map(from_attrs)
-            .collect::<Result<Vec<_>, _>>()?;
-        let next = match out.last_evaluated_key {
-            Some(_) => items.last().map(PageKey::of),
-            None => None,
-        };
-        Ok(Page { items, next })
+        page(out.items, out.last_evaluated_key.is_some())
     }
 
     async fn scan(&self, start_after: Option<&PageKey>, limit: usize) -> Result<Page, StoreError> {
@@ -518,18 +508,24 @@ impl Store for DynamoStore {
             .send()
             .await
             .map_err(|e| StoreError::Backend(e_str(&e)))?;
-        let items = out
-            .items
-            .unwrap_or_default()
-            .iter()
-            .map(from_attrs)
-            .collect::<Result<Vec<_>, _>>()?;
-        let next = match out.last_evaluated_key {
-            Some(_) => items.last().map(PageKey::of),
-            None => None,
-        };
-        Ok(Page { items, next })
+        page(out.items, out.last_evaluated_key.is_some())
     }
+}
+
+/// A page of a Query or Scan: its items, and where the next page starts if DynamoDB says there
+/// may be one (a `LastEvaluatedKey`).
+fn page(items: Option<Vec<Attrs>>, more: bool) -> Result<Page, StoreError> {
+    let items = items
+        .unwrap_or_default()
+        .iter()
+        .map(from_attrs)
+        .collect::<Result<Vec<_>, _>>()?;
+    let next = if more {
+        items.last().map(PageKey::of)
+    } else {
+        None
+    };
+    Ok(Page { items, next })
 }
 
 /// Creates the table with exactly the key schema, index, stream and TTL that template.yaml
