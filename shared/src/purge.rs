@@ -32,8 +32,8 @@ pub struct Progress {
 /// Tokens are revoked first, but an authorization already cached by a server (its
 /// `--auth-cache-ttl`) or by API Gateway (`AuthorizerCacheTtl`) stays valid until it expires:
 /// a request it lets through while the deletion runs may write after the deletion passed that
-/// kind of item. Stop the tenant's provisioning first, or wait out the TTL between marking and
-/// deleting (docs/security.md, "Tenant deletion").
+/// kind of item. Stop the tenant's provisioning first, or revoke its tokens and wait out the TTL
+/// before deleting (docs/security.md, "Tenant deletion").
 pub async fn delete_tenant(
     store: &dyn Store,
     id: &str,
