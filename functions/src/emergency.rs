@@ -117,7 +117,7 @@ impl EmergencyLogout {
     /// Emergency Logout of one user: the store change, then the synchronous publication.
     pub async fn logout(&self, tenant_id: &str, user_id: &str) -> Result<Report, EmergencyError> {
         let started = Instant::now();
-        let t = tenant::get_tenant(&**self.service.store(), tenant_id)
+        let t = tenant::get_live_tenant(&**self.service.store(), tenant_id)
             .await?
             .ok_or_else(|| EmergencyError::NoTenant(tenant_id.to_string()))?;
         let caller = Caller::from(&t);

@@ -1,5 +1,5 @@
 //! The operator API of `scimctl serve`, apart from SCIM: authenticated by an operator token
-//! (`SCIM_OPERATOR_TOKEN`), never by a tenant's Secret Token.
+//! (`SCIM_OPERATOR_TOKEN` or `--operator-token-file`), never by a tenant's Secret Token.
 //!
 //! `POST /admin/tenants/{tenant}/users/{id}/emergency-logout` deactivates the user, removes its
 //! group memberships, and delivers the emergency `leaver` to the tenant's webhook before it
@@ -67,7 +67,7 @@ pub async fn emergency_logout(
 ) -> Result<Report, AdminError> {
     let started = Instant::now();
     let store = service.store().clone();
-    let t = tenant::get_tenant(&*store, tenant_id)
+    let t = tenant::get_live_tenant(&*store, tenant_id)
         .await?
         .ok_or_else(|| AdminError::NoTenant(tenant_id.to_string()))?;
     let caller = Caller::from(&t);
@@ -95,6 +95,47 @@ pub async fn deliver_emergency(
             Ok(()) => "delivered".to_string(),
             Err(e) => format!("not delivered: {e}"),
         },
+    }
+}
+
+/// The environment variable that holds the operator token.
+pub const OPERATOR_TOKEN_ENV: &str = "SCIM_OPERATOR_TOKEN";
+
+/// Why the operator token `serve` was given cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum OperatorTokenError {
+    #[error("reading the operator token file {path}: {source}")]
+    Read {
+        path: std::path::PathBuf,
+        source: std::io::Error,
+    },
+    #[error("the operator token file {0} holds no token on its first line")]
+    Empty(std::path::PathBuf),
+    #[error("the operator token is given twice: set {OPERATOR_TOKEN_ENV} or --operator-token-file")]
+    Twice,
+}
+
+/// The operator token `serve` is given: the first line of `file` (`--operator-token-file`), or
+/// `from_env` (the value of [`OPERATOR_TOKEN_ENV`]), or none, and `serve` generates one. There is
+/// no command-line form: every user of the machine can read a process's arguments (`ps`).
+pub fn operator_token(
+    file: Option<&std::path::Path>,
+    from_env: Option<String>,
+) -> Result<Option<String>, OperatorTokenError> {
+    let from_env = from_env.filter(|t| !t.trim().is_empty());
+    let Some(path) = file else {
+        return Ok(from_env.map(|t| t.trim().to_string()));
+    };
+    if from_env.is_some() {
+        return Err(OperatorTokenError::Twice);
+    }
+    let text = std::fs::read_to_string(path).map_err(|source| OperatorTokenError::Read {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    match text.lines().next().map(str::trim) {
+        Some(token) if !token.is_empty() => Ok(Some(token.to_string())),
+        _ => Err(OperatorTokenError::Empty(path.to_path_buf())),
     }
 }
 
@@ -187,4 +228,46 @@ fn json_response(status: StatusCode, body: &serde_json::Value) -> Response {
         body.to_string(),
     )
         .into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_operator_token_comes_from_a_file_or_the_environment_never_both() {
+        let dir = std::env::temp_dir().join(format!("scimctl-op-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        let file = dir.join("token");
+        std::fs::write(&file, "op_secret\n# a comment line is ignored\n").expect("write");
+        let empty = dir.join("empty");
+        std::fs::write(&empty, "\n").expect("write");
+
+        assert_eq!(
+            operator_token(Some(&file), None).expect("file"),
+            Some("op_secret".into())
+        );
+        assert_eq!(
+            operator_token(None, Some("op_env".into())).expect("env"),
+            Some("op_env".into())
+        );
+        assert_eq!(
+            operator_token(None, Some(" ".into())).expect("blank env"),
+            None
+        );
+        assert_eq!(operator_token(None, None).expect("neither"), None);
+        assert!(matches!(
+            operator_token(Some(&file), Some("op_env".into())),
+            Err(OperatorTokenError::Twice)
+        ));
+        assert!(matches!(
+            operator_token(Some(&empty), None),
+            Err(OperatorTokenError::Empty(_))
+        ));
+        assert!(matches!(
+            operator_token(Some(&dir.join("missing")), None),
+            Err(OperatorTokenError::Read { .. })
+        ));
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 }

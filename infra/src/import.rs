@@ -135,7 +135,7 @@ pub async fn run(
     stop: &AtomicBool,
 ) -> Result<Summary, ImportError> {
     let started = Instant::now();
-    let settings = tenant::get_tenant(&*store, tenant)
+    let settings = tenant::get_live_tenant(&*store, tenant)
         .await?
         .ok_or_else(|| ImportError::UnknownTenant(tenant.to_string()))?
         .settings;

@@ -5,9 +5,9 @@ use std::sync::Arc;
 
 use anyhow::{Context as _, bail};
 use clap::{Parser, Subcommand};
-use scim_shared::ops::{self, Ctx, Limits};
+use scim_shared::ops::{Ctx, Limits};
 use scim_shared::service::Service;
-use scim_shared::tenant;
+use scim_shared::{purge, tenant};
 use scimctl::store_url::StoreUrl;
 use scimctl::{report, server};
 
@@ -39,10 +39,12 @@ enum Command {
         /// Public base URL of the API, if not http://<Host header>/scim/v2.
         #[arg(long, env = "SCIM_PUBLIC_URL")]
         public_url: Option<String>,
-        /// Token of the operator API (/admin/...); a random one is generated and printed when
-        /// unset.
-        #[arg(long, env = "SCIM_OPERATOR_TOKEN", hide_env_values = true)]
-        operator_token: Option<String>,
+        /// File whose first line is the token of the operator API (/admin/...). The token may
+        /// come from the environment variable SCIM_OPERATOR_TOKEN instead, never from the
+        /// command line, where every user of the machine sees it (`ps`). When neither is set, a
+        /// random token is generated and printed.
+        #[arg(long, value_name = "PATH", env = "SCIM_OPERATOR_TOKEN_FILE")]
+        operator_token_file: Option<std::path::PathBuf>,
         /// Seconds a Secret Token's authorization is kept, as API Gateway caches its
         /// authorizer's answers: a revoked token or changed settings take effect within it.
         /// 0 reads the token on every request.
@@ -111,7 +113,7 @@ enum RolesCommand {
 
 #[derive(Debug, Subcommand)]
 enum WebhookCommand {
-    /// Set the webhook URL (http://) and print its new signing secret, once.
+    /// Set the webhook URL (http:// or https://) and print its new signing secret, once.
     Set { tenant: String, url: String },
     /// Print the webhook URL (never the secret).
     Show { tenant: String },
@@ -149,7 +151,8 @@ enum TenantCommand {
     Create { tenant: String },
     /// List tenants.
     List,
-    /// Delete a tenant with all its users, groups and tokens.
+    /// Delete a tenant and everything keyed by it: tokens, users, groups, memberships, counters,
+    /// audit log, events, role rules and webhook. Resumable: run it again if it was interrupted.
     Delete { tenant: String },
     /// Change a tenant's settings (they reach its tokens at once; a Lambda authorizer's cache
     /// picks them up within its TTL).
@@ -231,9 +234,13 @@ async fn main() -> anyhow::Result<()> {
         Command::Serve {
             addr,
             public_url,
-            operator_token,
+            operator_token_file,
             auth_cache_ttl,
         } => {
+            let operator_token = scimctl::admin::operator_token(
+                operator_token_file.as_deref(),
+                std::env::var(scimctl::admin::OPERATOR_TOKEN_ENV).ok(),
+            )?;
             let auth_ttl = std::time::Duration::from_secs(auth_cache_ttl);
             serve(
                 cli.store.open().await?,
@@ -334,7 +341,7 @@ async fn roles_command(
         | RolesCommand::List { tenant, .. }
         | RolesCommand::Delete { tenant, .. } => tenant.clone(),
     };
-    if tenant::get_tenant(&*store, &tenant).await?.is_none() {
+    if tenant::get_live_tenant(&*store, &tenant).await?.is_none() {
         bail!("tenant '{tenant}' does not exist");
     }
     let scim = |e: scim_shared::ScimError| anyhow::anyhow!("{e}");
@@ -399,7 +406,7 @@ async fn webhook_command(
     use scim_shared::webhook;
     match cmd {
         WebhookCommand::Set { tenant, url } => {
-            if tenant::get_tenant(&*store, &tenant).await?.is_none() {
+            if tenant::get_live_tenant(&*store, &tenant).await?.is_none() {
                 bail!("tenant '{tenant}' does not exist");
             }
             let hook = webhook::set(&*store, &tenant, &url).await?;
@@ -568,25 +575,27 @@ async fn tenant_command(
         }
         TenantCommand::List => {
             for t in tenant::list_tenants(&*store).await? {
-                println!("{}\t{}", t.id, t.created);
+                let state = if t.deleting { "\tdeleting" } else { "" };
+                println!("{}\t{}{state}", t.id, t.created);
             }
         }
         TenantCommand::Delete { tenant } => {
-            if tenant::get_tenant(&*store, &tenant).await?.is_none() {
-                bail!("tenant '{tenant}' does not exist");
+            // A spinner on a terminal; nothing when stderr is not one (scripts read the summary).
+            let spinner = indicatif::ProgressBar::new_spinner();
+            let steps = purge::delete_tenant(&*store, &tenant, &mut |p| {
+                spinner.set_message(format!("{}: {} deleted", p.reach, p.deleted));
+                spinner.tick();
+            })
+            .await;
+            spinner.finish_and_clear();
+            let mut total = 0;
+            for step in steps? {
+                if step.deleted > 0 {
+                    eprintln!("  {}: {}", step.reach, step.deleted);
+                }
+                total += step.deleted;
             }
-            let limits = Limits::default();
-            let ctx = Ctx {
-                tenant: &tenant,
-                store: &*store,
-                base_url: "",
-                limits: &limits,
-            };
-            let n = ops::purge_tenant(&ctx)
-                .await
-                .map_err(|e| anyhow::anyhow!("{e}"))?;
-            tenant::delete_tenant(&*store, &tenant).await?;
-            eprintln!("deleted tenant '{tenant}' with {n} resources");
+            eprintln!("deleted tenant '{tenant}' and all its data: {total} items");
         }
         TenantCommand::Set {
             tenant,
@@ -647,4 +656,20 @@ async fn token_command(
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_operator_token_is_not_taken_from_the_command_line() {
+        assert!(Cli::try_parse_from(["scimctl", "serve", "--operator-token", "op_x"]).is_err());
+        let cli = Cli::try_parse_from(["scimctl", "serve", "--operator-token-file", "/run/op"])
+            .expect("a file is accepted");
+        assert!(matches!(
+            cli.command,
+            Command::Serve { operator_token_file: Some(p), .. } if p.as_os_str() == "/run/op"
+        ));
+    }
 }

@@ -48,7 +48,8 @@ pub enum DeliveryError {
     Status(u16),
 }
 
-/// The HTTP client for deliveries: plain HTTP, short timeouts.
+/// The HTTP client for deliveries: HTTP or HTTPS (rustls, the platform's certificate
+/// verifier), short timeouts.
 pub fn client() -> reqwest::Client {
     reqwest::Client::builder()
         .connect_timeout(Duration::from_secs(2))
@@ -166,5 +167,31 @@ async fn dispatch(
                 }
             }
         });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Without TLS in the build, an https URL is refused before any connection is tried
+    /// ("scheme is not http"); with it, the client connects: here to a closed port of the
+    /// loopback interface, which refuses the connection.
+    #[tokio::test]
+    async fn the_delivery_client_speaks_https() {
+        let err = client()
+            .post("https://127.0.0.1:1/hook")
+            .send()
+            .await
+            .expect_err("nothing listens on port 1");
+        let mut cause: Option<&dyn std::error::Error> = Some(&err);
+        let mut refused = false;
+        while let Some(e) = cause {
+            refused |= e
+                .downcast_ref::<std::io::Error>()
+                .is_some_and(|io| io.kind() == std::io::ErrorKind::ConnectionRefused);
+            cause = e.source();
+        }
+        assert!(refused, "{err:?}");
     }
 }

@@ -4,7 +4,7 @@
 use sha2::{Digest, Sha256};
 
 use crate::schema::ResourceKind;
-use crate::store::Key;
+use crate::store::{Item, Key};
 
 /// The sort key of items that are alone in their partition.
 pub const ITEM: &str = "#";
@@ -178,6 +178,182 @@ pub fn webhook(t: &str) -> Key {
     Key::new(format!("T#{t}#HOOK"), ITEM)
 }
 
+/// The kinds of items keyed by a tenant: one per key prefix of the table design
+/// (docs/table-design.md), each with where tenant deletion finds its items
+/// ([`TenantItem::reach`]). A new prefix of tenant data is a new variant: `reach` does not
+/// compile until it says how deletion finds the new items, and the deletion test
+/// (tests/tests/tenant_deletion.rs), which needs an item of every kind of [`TenantItem::ALL`]
+/// before it deletes and none after, fails until it writes one and deletion removes it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TenantItem {
+    /// `TENANT#{t}` / `#`.
+    Tenant,
+    /// `TOKEN#{hash}` / `#`, indexed under `TENANT#{t}#TOKENS`.
+    Token,
+    /// `T#{t}#U#{id}` or `T#{t}#G#{id}` / `#`.
+    Resource(ResourceKind),
+    /// `T#{t}#U#{member}` or `T#{t}#G#{member}` / `G#{group}`, by the member's kind.
+    MembershipEdge(ResourceKind),
+    /// `T#{t}#UN#{value}` or `T#{t}#GN#{value}` / `#`.
+    Marker(Unique),
+    /// `T#{t}#XU#{value}` or `T#{t}#XG#{value}` / `{id}` (or `#`: a marker of a store written
+    /// when externalId was unique).
+    ExternalIdIndex(ResourceKind),
+    /// `T#{t}#COUNT` / `USERS#{nn}` or `GROUPS#{nn}`.
+    CounterShard(ResourceKind),
+    /// `T#{t}#COUNT` / `USERS` or `GROUPS`, written before the counter was sharded.
+    LegacyCounter(ResourceKind),
+    /// `T#{t}#USERS#CKP` or `T#{t}#GROUPS#CKP` / `{position}`.
+    ListingCheckpoint(ResourceKind),
+    /// `T#{t}#LOG#{day}` / `{time}#{request id}`.
+    AuditRecord,
+    /// `T#{t}#EVT#{day}` / `EVT#…` or `EVD#…`.
+    OutboxItem,
+    /// `T#{t}#ROLES` / `#`.
+    RoleRules,
+    /// `T#{t}#HOOK` / `#`.
+    Webhook,
+}
+
+/// Where tenant deletion finds the items of a kind, in the order it deletes them: tokens first
+/// (no new request authenticates), the tenant item last (an interrupted deletion can be run
+/// again).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Reach {
+    /// The tenant's tokens, listed in the index under [`tenant_tokens`].
+    Tokens,
+    /// Every resource of a kind, listed in the index under [`listing`]. A resource is deleted
+    /// as `DELETE /Users/{id}` deletes it: with its markers, its own membership edges and, for a
+    /// group, its members' edges (indexed under the group, so dangling ones too), its counter
+    /// shard decremented.
+    Resources(ResourceKind),
+    /// Every item of one partition.
+    Partition(String),
+    /// Every item of the partitions `{prefix}{day}`, one per UTC day the tenant existed.
+    Daily(String),
+    /// One item.
+    Item(Key),
+    /// The tenant item.
+    Tenant,
+}
+
+impl Reach {
+    /// The place of this reach in the deletion order.
+    pub fn rank(&self) -> u8 {
+        match self {
+            Reach::Tokens => 0,
+            Reach::Resources(ResourceKind::Group) => 1,
+            Reach::Resources(ResourceKind::User) => 2,
+            Reach::Partition(_) => 3,
+            Reach::Daily(_) => 4,
+            Reach::Item(_) => 5,
+            Reach::Tenant => 6,
+        }
+    }
+}
+
+impl std::fmt::Display for Reach {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Reach::Tokens => f.write_str("tokens"),
+            Reach::Resources(ResourceKind::User) => f.write_str("users"),
+            Reach::Resources(ResourceKind::Group) => f.write_str("groups"),
+            Reach::Partition(pk) => f.write_str(pk),
+            Reach::Daily(prefix) => write!(f, "{prefix}{{day}}"),
+            Reach::Item(key) => f.write_str(&key.pk),
+            Reach::Tenant => f.write_str("tenant"),
+        }
+    }
+}
+
+impl TenantItem {
+    /// Every kind, each once.
+    pub const ALL: [TenantItem; 20] = {
+        use ResourceKind::{Group, User};
+        use TenantItem::*;
+        [
+            Tenant,
+            Token,
+            Resource(User),
+            Resource(Group),
+            MembershipEdge(User),
+            MembershipEdge(Group),
+            Marker(Unique::UserName),
+            ExternalIdIndex(User),
+            Marker(Unique::GroupDisplayName),
+            ExternalIdIndex(Group),
+            CounterShard(User),
+            CounterShard(Group),
+            LegacyCounter(User),
+            LegacyCounter(Group),
+            ListingCheckpoint(User),
+            ListingCheckpoint(Group),
+            AuditRecord,
+            OutboxItem,
+            RoleRules,
+            Webhook,
+        ]
+    };
+
+    /// Where deletion of tenant `t` finds the items of this kind.
+    pub fn reach(self, t: &str) -> Reach {
+        match self {
+            TenantItem::Tenant => Reach::Tenant,
+            TenantItem::Token => Reach::Tokens,
+            TenantItem::Resource(kind) => Reach::Resources(kind),
+            // Every edge is indexed under its group, whose deletion deletes them all.
+            TenantItem::MembershipEdge(_) => Reach::Resources(ResourceKind::Group),
+            TenantItem::Marker(u) => Reach::Resources(u.kind()),
+            TenantItem::ExternalIdIndex(kind) => Reach::Resources(kind),
+            TenantItem::CounterShard(_) | TenantItem::LegacyCounter(_) => {
+                Reach::Partition(counters(t))
+            }
+            TenantItem::ListingCheckpoint(kind) => Reach::Partition(listing_checkpoints(t, kind)),
+            TenantItem::AuditRecord => Reach::Daily(audit_log(t, "")),
+            TenantItem::OutboxItem => Reach::Daily(outbox(t, "")),
+            TenantItem::RoleRules => Reach::Item(role_rules(t)),
+            TenantItem::Webhook => Reach::Item(webhook(t)),
+        }
+    }
+
+    /// Whether `item` is an item of this kind of tenant `t`, by its keys.
+    fn holds(self, t: &str, item: &Item) -> bool {
+        let (pk, sk) = (item.key.pk.as_str(), item.key.sk.as_str());
+        match self {
+            TenantItem::Tenant => item.key == tenant(t),
+            TenantItem::Token => {
+                pk.starts_with(&token("").pk)
+                    && item.gsi1.as_ref().is_some_and(|g| g.pk == tenant_tokens(t))
+            }
+            TenantItem::Resource(kind) => pk.starts_with(&resource_pk(t, kind, "")) && sk == ITEM,
+            TenantItem::MembershipEdge(kind) => {
+                pk.starts_with(&resource_pk(t, kind, "")) && sk.starts_with(GROUP_PREFIX)
+            }
+            TenantItem::Marker(u) => pk.starts_with(&u.marker(t, "").pk),
+            TenantItem::ExternalIdIndex(kind) => pk.starts_with(&external_id_pk(t, kind, "")),
+            TenantItem::CounterShard(kind) => {
+                pk == counters(t)
+                    && sk
+                        .strip_prefix(counter_prefix(kind))
+                        .is_some_and(|shard| shard.starts_with('#'))
+            }
+            TenantItem::LegacyCounter(kind) => pk == counters(t) && sk == counter_prefix(kind),
+            TenantItem::ListingCheckpoint(kind) => pk == listing_checkpoints(t, kind),
+            TenantItem::AuditRecord => pk.starts_with(&audit_log(t, "")),
+            TenantItem::OutboxItem => pk.starts_with(&outbox(t, "")),
+            TenantItem::RoleRules => item.key == role_rules(t),
+            TenantItem::Webhook => item.key == webhook(t),
+        }
+    }
+
+    /// The kind of tenant `t`'s data an item is, by its keys; `None` for an item that is not
+    /// `t`'s (another tenant's, or shared: the cursor key, publication markers, or a key this
+    /// list does not know).
+    pub fn of(t: &str, item: &Item) -> Option<TenantItem> {
+        TenantItem::ALL.into_iter().find(|kind| kind.holds(t, item))
+    }
+}
+
 /// Attributes whose values are unique per tenant, each with its own marker item.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Unique {
@@ -191,6 +367,14 @@ impl Unique {
         match kind {
             ResourceKind::User => Unique::UserName,
             ResourceKind::Group => Unique::GroupDisplayName,
+        }
+    }
+
+    /// The kind of resource the attribute belongs to.
+    pub fn kind(self) -> ResourceKind {
+        match self {
+            Unique::UserName => ResourceKind::User,
+            Unique::GroupDisplayName => ResourceKind::Group,
         }
     }
 
@@ -269,6 +453,110 @@ mod tests {
         assert!(listing("a", ResourceKind::User).starts_with("T#a#"));
         assert!(audit_log("a", "2026-01-01").starts_with("T#a#"));
         assert!(outbox("a", "2026-01-01").starts_with("T#a#"));
+    }
+
+    /// An item with these keys.
+    fn at(key: Key, gsi1: Option<Key>) -> Item {
+        Item {
+            key,
+            gsi1,
+            ..Item::default()
+        }
+    }
+
+    /// An item of every kind for tenant `t`, made with the key functions the service writes with.
+    fn one_of_each(t: &str) -> Vec<(TenantItem, Item)> {
+        use ResourceKind::{Group, User};
+        TenantItem::ALL
+            .into_iter()
+            .map(|kind| {
+                let item = match kind {
+                    TenantItem::Tenant => at(tenant(t), Some(Key::new(TENANTS, t))),
+                    TenantItem::Token => at(
+                        token("ab12"),
+                        Some(Key::new(tenant_tokens(t), "2026-01-01T00:00:00Z#ab12")),
+                    ),
+                    TenantItem::Resource(k) => {
+                        at(resource(t, k, "1"), Some(Key::new(listing(t, k), "1")))
+                    }
+                    TenantItem::MembershipEdge(k) => at(
+                        member_edge(t, k, "m", "g"),
+                        Some(member_edge_gsi(t, "g", "m")),
+                    ),
+                    TenantItem::Marker(u) => at(u.marker(t, "Value"), None),
+                    TenantItem::ExternalIdIndex(k) => at(external_id(t, k, "Value", "1"), None),
+                    TenantItem::CounterShard(k) => at(counter_shard(t, k, "1"), None),
+                    TenantItem::LegacyCounter(k) => {
+                        at(Key::new(counters(t), counter_prefix(k)), None)
+                    }
+                    TenantItem::ListingCheckpoint(k) => {
+                        at(Key::new(listing_checkpoints(t, k), "0000001000"), None)
+                    }
+                    TenantItem::AuditRecord => at(Key::new(audit_log(t, "2026-01-01"), "x"), None),
+                    TenantItem::OutboxItem => at(
+                        Key::new(outbox(t, "2026-01-01"), format!("{OUTBOX_SK_PREFIX}x")),
+                        None,
+                    ),
+                    TenantItem::RoleRules => at(role_rules(t), None),
+                    TenantItem::Webhook => at(webhook(t), None),
+                };
+                (kind, item)
+            })
+            .chain([(
+                TenantItem::MembershipEdge(Group),
+                at(member_edge(t, Group, "child", "parent"), None),
+            )])
+            .chain([(TenantItem::Resource(User), at(resource(t, User, "2"), None))])
+            .collect()
+    }
+
+    #[test]
+    fn every_item_of_a_tenant_is_of_exactly_one_kind_and_no_other_tenants() {
+        for (kind, item) in one_of_each("acme") {
+            let kinds: Vec<TenantItem> = TenantItem::ALL
+                .into_iter()
+                .filter(|k| k.holds("acme", &item))
+                .collect();
+            assert_eq!(kinds, [kind], "{item:?}");
+            for other in ["acm", "acme-2", "other"] {
+                assert_eq!(TenantItem::of(other, &item), None, "{other}: {item:?}");
+            }
+        }
+        let shared = [
+            published("stream-record-1"),
+            Key::new("CURSORKEY", ITEM),
+            Key::new(TENANTS, ITEM),
+        ];
+        for key in shared {
+            assert_eq!(
+                TenantItem::of("acme", &at(key.clone(), None)),
+                None,
+                "{key:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn every_kind_is_listed_once_and_reached_in_deletion_order() {
+        for (i, kind) in TenantItem::ALL.iter().enumerate() {
+            assert!(!TenantItem::ALL[..i].contains(kind), "{kind:?} twice");
+        }
+        // Tokens go first (no new request authenticates), the tenant item last (a rerun finds it).
+        let rank = |k: TenantItem| k.reach("acme").rank();
+        for kind in TenantItem::ALL {
+            if kind != TenantItem::Token {
+                assert!(rank(TenantItem::Token) < rank(kind), "{kind:?}");
+            }
+            if kind != TenantItem::Tenant {
+                assert!(rank(kind) < rank(TenantItem::Tenant), "{kind:?}");
+            }
+            // Every reach names its partitions by this tenant's keys.
+            match &kind.reach("acme") {
+                Reach::Partition(pk) | Reach::Daily(pk) => assert!(pk.starts_with("T#acme#")),
+                Reach::Item(key) => assert!(key.pk.starts_with("T#acme#")),
+                Reach::Tokens | Reach::Resources(_) | Reach::Tenant => {}
+            }
+        }
     }
 
     #[test]

@@ -14,6 +14,7 @@ pub mod ops;
 pub mod outbox;
 pub mod patch;
 pub mod publish;
+pub mod purge;
 pub mod reconcile;
 pub mod resource;
 pub mod roles;

@@ -34,6 +34,15 @@ pub enum TenantError {
     Random(String),
     #[error("tenant '{0}' changed concurrently; retry")]
     Conflict(String),
+    #[error("tenant '{0}' is being deleted; run `scimctl tenant delete {0}` again to finish")]
+    Deleting(String),
+    #[error(
+        "tenant '{0}' has no readable creation time, so the days of its audit log and outbox \
+         cannot be bounded; nothing was deleted"
+    )]
+    UnknownCreation(String),
+    #[error("deleting the tenant's users and groups failed: {0}")]
+    Resources(crate::error::ScimError),
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -46,6 +55,10 @@ pub struct Tenant {
     /// Absent in tenants stored before settings existed: those read as the defaults.
     #[serde(default)]
     pub settings: TenantSettings,
+    /// Set when its deletion starts (`crate::purge`): no token is issued and no setting changed
+    /// any more, and the id cannot be taken again until the deletion has finished.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub deleting: bool,
 }
 
 /// How the service reads what a tenant's identity provider sends.
@@ -158,6 +171,7 @@ pub async fn create_tenant(store: &dyn Store, id: &str) -> Result<Tenant, Tenant
         id: id.to_string(),
         created: clock::format(clock::now()),
         settings: TenantSettings::default(),
+        deleting: false,
     };
     let item = Item {
         key: keys::tenant(id),
@@ -173,7 +187,10 @@ pub async fn create_tenant(store: &dyn Store, id: &str) -> Result<Tenant, Tenant
         }])
         .await
     {
-        Err(StoreError::ConditionFailed { .. }) => Err(TenantError::Exists(id.to_string())),
+        Err(StoreError::ConditionFailed { .. }) => match get_tenant(store, id).await? {
+            Some(t) if t.deleting => Err(TenantError::Deleting(id.to_string())),
+            _ => Err(TenantError::Exists(id.to_string())),
+        },
         other => other.map(|()| tenant).map_err(Into::into),
     }
 }
@@ -182,10 +199,26 @@ pub async fn get_tenant(store: &dyn Store, id: &str) -> Result<Option<Tenant>, T
     Ok(tenant_item(store, id).await?.map(|(_, t)| t))
 }
 
+/// The tenant, unless it does not exist or is being deleted: what every entry point that acts
+/// for a tenant on an operator's behalf reads, so that nothing is written for a tenant whose
+/// deletion may already have passed that kind of item.
+pub async fn get_live_tenant(store: &dyn Store, id: &str) -> Result<Option<Tenant>, TenantError> {
+    Ok(get_tenant(store, id).await?.filter(|t| !t.deleting))
+}
+
 /// The stored tenant item (for its version) and the tenant it holds.
 async fn tenant_item(store: &dyn Store, id: &str) -> Result<Option<(Item, Tenant)>, TenantError> {
     let item = store.get(&keys::tenant(id)).await?;
     Ok(item.and_then(|i| serde_json::from_str(&i.body).ok().map(|t| (i, t))))
+}
+
+/// The stored tenant item and tenant, unless it does not exist or is being deleted.
+async fn live_tenant_item(store: &dyn Store, id: &str) -> Result<(Item, Tenant), TenantError> {
+    match tenant_item(store, id).await? {
+        None => Err(TenantError::NotFound(id.to_string())),
+        Some((_, t)) if t.deleting => Err(TenantError::Deleting(id.to_string())),
+        Some(found) => Ok(found),
+    }
 }
 
 /// The same item with a new body and the next version, written on condition that the stored
@@ -210,9 +243,7 @@ pub async fn set_settings(
     id: &str,
     settings: TenantSettings,
 ) -> Result<Tenant, TenantError> {
-    let (item, mut tenant) = tenant_item(store, id)
-        .await?
-        .ok_or_else(|| TenantError::NotFound(id.to_string()))?;
+    let (item, mut tenant) = live_tenant_item(store, id).await?;
     tenant.settings = settings;
     let mut writes = vec![next_version(
         &item,
@@ -237,21 +268,20 @@ pub async fn list_tenants(store: &dyn Store) -> Result<Vec<Tenant>, TenantError>
         .collect())
 }
 
-/// Deletes a tenant and revokes its tokens. Its resources are removed by the caller first
-/// (`ops::purge_tenant`), so that uniqueness markers and memberships go with them.
-pub async fn delete_tenant(store: &dyn Store, id: &str) -> Result<(), TenantError> {
-    for t in list_tokens(store, id).await? {
-        revoke_token(store, id, &t.id).await?;
+/// Marks a tenant as being deleted (its deletion is `crate::purge::delete_tenant`) and returns
+/// it; a tenant already marked is returned as it is.
+pub async fn mark_deleting(store: &dyn Store, id: &str) -> Result<Tenant, TenantError> {
+    let (item, mut tenant) = tenant_item(store, id)
+        .await?
+        .ok_or_else(|| TenantError::NotFound(id.to_string()))?;
+    if tenant.deleting {
+        return Ok(tenant);
     }
-    match store
-        .transact(vec![Write::Delete {
-            key: keys::tenant(id),
-            condition: Condition::Exists,
-        }])
-        .await
-    {
-        Err(StoreError::ConditionFailed { .. }) => Err(TenantError::NotFound(id.to_string())),
-        other => other.map_err(Into::into),
+    tenant.deleting = true;
+    let body = serde_json::to_string(&tenant).unwrap_or_default();
+    match store.transact(vec![next_version(&item, body)]).await {
+        Err(StoreError::ConditionFailed { .. }) => Err(TenantError::Conflict(id.to_string())),
+        other => other.map(|()| tenant).map_err(Into::into),
     }
 }
 
@@ -262,9 +292,7 @@ pub async fn issue_token(
     store: &dyn Store,
     tenant: &str,
 ) -> Result<(String, TokenInfo), TenantError> {
-    let (record, current) = tenant_item(store, tenant)
-        .await?
-        .ok_or_else(|| TenantError::NotFound(tenant.to_string()))?;
+    let (record, current) = live_tenant_item(store, tenant).await?;
     if list_tokens(store, tenant).await?.len() >= MAX_TOKENS_PER_TENANT {
         return Err(TenantError::TooManyTokens(tenant.to_string()));
     }

@@ -1,5 +1,5 @@
-//! A tenant's webhook for local event delivery: where to POST events (an `http://` URL) and the
-//! secret that signs them. The signature is HMAC-SHA256 over `"{timestamp}.{body}"`, sent as
+//! A tenant's webhook for local event delivery: where to POST events (an `http://` or `https://`
+//! URL) and the secret that signs them. The signature is HMAC-SHA256 over `"{timestamp}.{body}"`, sent as
 //! `X-Scim-Signature: t={timestamp},v1={hex}`; receivers check it with [`verify`] (or the same
 //! few lines in their language) and refuse timestamps far from their clock to stop replays.
 
@@ -20,7 +20,7 @@ pub const EVENT_ID_HEADER: &str = "x-scim-event-id";
 /// Webhook administration and signature failures.
 #[derive(Debug, thiserror::Error)]
 pub enum WebhookError {
-    #[error("the webhook URL must start with http:// (this build delivers without TLS)")]
+    #[error("the webhook URL must be an http:// or https:// URL with a host")]
     Url,
     #[error("the operating system's random number generator failed: {0}")]
     Random(String),
@@ -43,7 +43,7 @@ pub struct Webhook {
 
 /// Sets a tenant's webhook with a new random secret and returns it (the caller shows it once).
 pub async fn set(store: &dyn Store, tenant: &str, url: &str) -> Result<Webhook, WebhookError> {
-    if !url.starts_with("http://") || url.len() <= "http://".len() {
+    if !deliverable(url) {
         return Err(WebhookError::Url);
     }
     let mut raw = [0u8; 32];
@@ -64,6 +64,19 @@ pub async fn set(store: &dyn Store, tenant: &str, url: &str) -> Result<Webhook, 
         }])
         .await?;
     Ok(hook)
+}
+
+/// Whether events can be delivered to `url`: `http://` or `https://` (TLS, certificates checked
+/// against the platform's roots) followed by a host, with no whitespace or control character.
+/// Every other scheme is refused.
+fn deliverable(url: &str) -> bool {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return false;
+    };
+    let host = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    (scheme.eq_ignore_ascii_case("http") || scheme.eq_ignore_ascii_case("https"))
+        && !host.is_empty()
+        && !url.chars().any(|c| c.is_whitespace() || c.is_control())
 }
 
 /// A tenant's webhook, if it has one.
@@ -180,11 +193,36 @@ mod tests {
         );
     }
 
+    #[test]
+    fn webhooks_are_delivered_over_http_or_https_and_nothing_else() {
+        for url in [
+            "https://hooks.example.com/scim?tenant=acme",
+            "HTTPS://hooks.example.com",
+            "http://127.0.0.1:9000/hook",
+            "https://[::1]:8443/hook",
+        ] {
+            assert!(deliverable(url), "{url}");
+        }
+        for url in [
+            "ftp://hooks.example.com/scim",
+            "file:///etc/passwd",
+            "wss://hooks.example.com",
+            "javascript:alert(1)",
+            "hooks.example.com/scim",
+            "https://",
+            "https:///path",
+            "https://hooks.example.com/a b",
+            "https://hooks.example.com/\nx",
+        ] {
+            assert!(!deliverable(url), "{url}");
+        }
+    }
+
     #[tokio::test]
     async fn a_webhook_is_stored_per_tenant_with_a_fresh_secret() {
         let store = EmbeddedStore::in_memory().expect("store");
         assert!(matches!(
-            set(&store, "acme", "https://x").await,
+            set(&store, "acme", "ftp://x").await,
             Err(WebhookError::Url)
         ));
         let a = set(&store, "acme", "http://127.0.0.1:9/hook")

@@ -337,6 +337,16 @@ impl Scim {
         .id()
     }
 
+    /// How many users match a filter: the `totalResults` of a list of none of them.
+    pub async fn count_users(&self, filter: &str) -> u64 {
+        self.get(&format!("/Users?filter={}&count=0", enc(filter)))
+            .await
+            .expect(200)
+            .body["totalResults"]
+            .as_u64()
+            .expect("totalResults")
+    }
+
     /// A PatchOp body from a list of operations.
     pub fn patch_body(ops: Value) -> Value {
         serde_json::json!({"schemas": [PATCH_OP], "Operations": ops})

@@ -13,7 +13,7 @@ use std::sync::{Arc, Mutex};
 use async_trait::async_trait;
 use scim_shared::http::{Method, ScimRequest};
 use scim_shared::service::Service;
-use scim_shared::store::{Index, Item, Key, Page, Query, Store, StoreError, Write};
+use scim_shared::store::{Index, Item, Key, Page, PageKey, Query, Store, StoreError, Write};
 use serde_json::Value;
 use serde_yaml_ng::Value as Yaml;
 
@@ -231,6 +231,11 @@ impl Store for Recording {
             Index::Gsi1 => self.note("Query", INDEX),
         }
         self.inner.query(query).await
+    }
+
+    async fn scan(&self, start_after: Option<&PageKey>, limit: usize) -> Result<Page, StoreError> {
+        self.note("Scan", TABLE);
+        self.inner.scan(start_after, limit).await
     }
 }
 

@@ -14,10 +14,10 @@ mod stored;
 pub use discovery::{resource_type, resource_types, schema, schemas, service_provider_config};
 pub use emergency::{Logout, emergency_logout};
 pub use list::{list, search};
-pub use resources::{create, delete, get, patch, purge_tenant, replace};
+pub use resources::{create, delete, get, patch, replace};
 
 use crate::error::ScimError;
-use crate::store::{Store, StoreError};
+use crate::store::{MAX_ITEM_BYTES, Store, StoreError};
 
 /// Limits the service states in /ServiceProviderConfig and enforces.
 #[derive(Debug, Clone)]
@@ -99,6 +99,13 @@ impl From<StoreError> for ScimError {
                 "a concurrent request changed the same resource; retry".into(),
             ),
             StoreError::Limit(m) => ScimError::TooMany(m),
+            // 413 rather than 400 invalidValue: no value is wrong, the resource as a whole is
+            // larger than the service stores (RFC 7644 §3.12: 413 when "one or more of the limits
+            // for this operation have been exceeded"), and the client's remedy is to send less.
+            StoreError::ItemTooLarge { bytes, .. } => ScimError::PayloadTooLarge(format!(
+                "the resource would be stored as {bytes} bytes, over the {MAX_ITEM_BYTES} bytes \
+                 (400 KB) a stored resource may take"
+            )),
             StoreError::ConditionFailed { .. } => {
                 ScimError::PreconditionFailed("the resource changed concurrently".into())
             }

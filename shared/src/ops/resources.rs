@@ -749,33 +749,3 @@ async fn delete_stored(ctx: &Ctx<'_>, stored: &Stored, own: Vec<Item>) -> Result
     ));
     commit(ctx, primary, edges, EdgeOrder::WithOrBefore).await
 }
-
-/// Deletes every user and group of a tenant (used when the tenant itself is deleted).
-pub async fn purge_tenant(ctx: &Ctx<'_>) -> ScimResult<u64> {
-    let mut deleted = 0;
-    for kind in [ResourceKind::Group, ResourceKind::User] {
-        loop {
-            let page = ctx
-                .store
-                .query(&Query::new(
-                    Index::Gsi1,
-                    keys::listing(ctx.tenant, kind),
-                    "",
-                    100,
-                ))
-                .await?;
-            if page.items.is_empty() {
-                break;
-            }
-            for item in &page.items {
-                let id = Stored::from_item(kind, item)?.id;
-                let (stored, own) = load_with_edges(ctx, kind, &id).await?;
-                match delete_stored(ctx, &stored, own).await {
-                    Ok(()) | Err(CommitError::Version) => deleted += 1,
-                    Err(CommitError::Scim(e)) => return Err(e),
-                }
-            }
-        }
-    }
-    Ok(deleted)
-}

@@ -2,7 +2,9 @@
 //! taking a fresh, empty store; [`store_conformance_tests!`](crate::store_conformance_tests)
 //! turns them into one `#[tokio::test]` per check for a backend constructor.
 
-use super::{Condition, Index, Item, Key, Query, Store, StoreError, Write};
+use super::{
+    Condition, Index, Item, Key, MAX_ITEM_BYTES, Query, Store, StoreError, Write, item_size,
+};
 
 fn item(pk: &str, sk: &str, version: u64) -> Item {
     Item {
@@ -171,6 +173,82 @@ pub async fn transactions_enforce_limits(store: &dyn Store) {
     ));
 }
 
+/// An item whose size, as [`item_size`] counts it, is exactly `bytes`.
+fn item_of_size(pk: &str, bytes: usize) -> Item {
+    let mut it = item(pk, "#", 1);
+    it.body = "x".to_string();
+    let overhead = item_size(&it) - 1;
+    it.body = "x".repeat(bytes - overhead);
+    it
+}
+
+/// The largest item DynamoDB takes is accepted (on the DynamoDB backend this checks the count
+/// against the table's own); one byte more is refused before anything of its transaction is
+/// written, on every backend alike.
+pub async fn items_over_the_size_limit_are_refused(store: &dyn Store) {
+    let largest = item_of_size("T#a#U#largest", MAX_ITEM_BYTES);
+    assert_eq!(item_size(&largest), MAX_ITEM_BYTES);
+    store
+        .transact(vec![put(largest.clone(), Condition::NotExists)])
+        .await
+        .expect("an item of exactly the limit is stored");
+    assert_eq!(store.get(&largest.key).await.expect("get"), Some(largest));
+
+    let over = item_of_size("T#a#U#over", MAX_ITEM_BYTES + 1);
+    let small = item("T#a#U#small", "#", 1);
+    for writes in [
+        vec![put(over.clone(), Condition::None)],
+        vec![
+            put(small.clone(), Condition::None),
+            put(over.clone(), Condition::None),
+        ],
+    ] {
+        let index = writes.len() - 1;
+        assert_eq!(
+            store.transact(writes).await,
+            Err(StoreError::ItemTooLarge {
+                index,
+                bytes: MAX_ITEM_BYTES + 1
+            })
+        );
+    }
+    assert_eq!(store.get(&over.key).await.expect("get"), None);
+    assert_eq!(store.get(&small.key).await.expect("get"), None);
+}
+
+/// A scan pages through every item of the table, each exactly once.
+pub async fn scan_returns_every_item(store: &dyn Store) {
+    let mut written = Vec::new();
+    for (pk, sk) in [
+        ("T#a#U#1", "#"),
+        ("T#a#U#1", "G#g"),
+        ("T#b#HOOK", "#"),
+        ("TOKEN#h", "#"),
+    ] {
+        let mut it = item(pk, sk, 1);
+        it.gsi1 = Some(Key::new("T#a#USERS", pk));
+        store
+            .transact(vec![put(it.clone(), Condition::None)])
+            .await
+            .expect("put");
+        written.push(it);
+    }
+    let mut seen = Vec::new();
+    let mut after = None;
+    loop {
+        let page = store.scan(after.as_ref(), 3).await.expect("scan");
+        assert!(page.items.len() <= 3);
+        seen.extend(page.items);
+        match page.next {
+            Some(next) => after = Some(next),
+            None => break,
+        }
+    }
+    seen.sort_by(|a, b| a.key.cmp(&b.key));
+    written.sort_by(|a, b| a.key.cmp(&b.key));
+    assert_eq!(seen, written);
+}
+
 pub async fn batch_get_returns_existing_items(store: &dyn Store) {
     for i in 0..5 {
         store
@@ -307,6 +385,7 @@ macro_rules! store_conformance_tests {
             put_then_get_round_trips, not_exists_condition_rejects_second_put,
             failed_condition_writes_nothing, version_condition_guards_updates,
             check_and_exists_conditions, counters_add_and_subtract, transactions_enforce_limits,
+            items_over_the_size_limit_are_refused, scan_returns_every_item,
             batch_get_returns_existing_items, query_pages_through_a_partition_in_order,
             gsi1_follows_writes);
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

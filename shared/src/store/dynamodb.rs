@@ -104,6 +104,34 @@ fn item_attrs(item: &Item) -> Attrs {
     a
 }
 
+/// The most bytes DynamoDB counts for the value of a number attribute: one byte per two
+/// significant digits plus one, and a number has at most 38 digits. [`item_size`] counts every
+/// number at this bound, so an item's size does not depend on its version or counter.
+const NUMBER_BYTES: usize = 21;
+
+/// The size of an item as DynamoDB counts it against its 400 KB limit, attribute by attribute as
+/// [`item_attrs`] writes them: the UTF-8 length of the attribute's name plus its value's size, a
+/// string's UTF-8 length or a number's [`NUMBER_BYTES`]. Exact for strings, an upper bound for
+/// numbers: never less than DynamoDB counts.
+pub fn item_size(item: &Item) -> usize {
+    let string = |name: &str, value: &str| name.len() + value.len();
+    let number = |name: &str| name.len() + NUMBER_BYTES;
+    let mut size = string("pk", &item.key.pk) + string("sk", &item.key.sk) + number("v");
+    if let Some(g) = &item.gsi1 {
+        size += string("gsi1pk", &g.pk) + string("gsi1sk", &g.sk);
+    }
+    if item.count != 0 {
+        size += number("n");
+    }
+    if !item.body.is_empty() {
+        size += string("b", &item.body);
+    }
+    if item.expires_at.is_some() {
+        size += number(TTL_ATTRIBUTE);
+    }
+    size
+}
+
 fn get_s<'a>(a: &'a Attrs, name: &str) -> Option<&'a str> {
     a.get(name).and_then(|v| v.as_s().ok()).map(String::as_str)
 }
@@ -459,18 +487,38 @@ impl Store for DynamoStore {
             .send()
             .await
             .map_err(|e| StoreError::Backend(e_str(&e)))?;
-        let items = out
-            .items
-            .unwrap_or_default()
-            .iter()
-            .map(from_attrs)
-            .collect::<Result<Vec<_>, _>>()?;
-        let next = match out.last_evaluated_key {
-            Some(_) => items.last().map(PageKey::of),
-            None => None,
-        };
-        Ok(Page { items, next })
+        page(out.items, out.last_evaluated_key.is_some())
     }
+
+    async fn scan(&self, start_after: Option<&PageKey>, limit: usize) -> Result<Page, StoreError> {
+        let out = self
+            .client
+            .scan()
+            .table_name(&self.table)
+            .set_exclusive_start_key(start_after.map(|p| key_attrs(&p.key)))
+            .limit(i32::try_from(limit.max(1)).unwrap_or(i32::MAX))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| StoreError::Backend(e_str(&e)))?;
+        page(out.items, out.last_evaluated_key.is_some())
+    }
+}
+
+/// A page of a Query or Scan: its items, and where the next page starts if DynamoDB says there
+/// may be one (a `LastEvaluatedKey`).
+fn page(items: Option<Vec<Attrs>>, more: bool) -> Result<Page, StoreError> {
+    let items = items
+        .unwrap_or_default()
+        .iter()
+        .map(from_attrs)
+        .collect::<Result<Vec<_>, _>>()?;
+    let next = if more {
+        items.last().map(PageKey::of)
+    } else {
+        None
+    };
+    Ok(Page { items, next })
 }
 
 /// Creates the table with exactly the key schema, index, stream and TTL that template.yaml
@@ -554,4 +602,40 @@ pub async fn delete_table(client: &Client, table: &str) -> Result<(), StoreError
         .await
         .map_err(|e| StoreError::Backend(e_str(&e)))?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The size DynamoDB counts for the attributes as sent.
+    fn size_of_attrs(attrs: &Attrs) -> usize {
+        attrs
+            .iter()
+            .map(|(name, value)| name.len() + value.as_s().map_or(NUMBER_BYTES, String::len))
+            .sum()
+    }
+
+    #[test]
+    fn item_size_counts_every_attribute_the_table_receives() {
+        let bare = Item {
+            key: Key::new("T#a#COUNT", "USERS#07"),
+            ..Item::default()
+        };
+        let full = Item {
+            key: Key::new("T#a#U#1", "#"),
+            gsi1: Some(Key::new("T#a#USERS", "1")),
+            version: 12_345,
+            count: -3,
+            body: "{\"userName\":\"\u{e9}l\u{e8}ve\"}".into(),
+            expires_at: Some(1_900_000_000),
+        };
+        for item in [bare, full] {
+            assert_eq!(
+                item_size(&item),
+                size_of_attrs(&item_attrs(&item)),
+                "{item:?}"
+            );
+        }
+    }
 }

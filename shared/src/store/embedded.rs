@@ -416,4 +416,27 @@ impl Store for EmbeddedStore {
         };
         Ok(Page { items: out, next })
     }
+
+    async fn scan(&self, start_after: Option<&PageKey>, limit: usize) -> Result<Page, StoreError> {
+        let txn = self.db.begin_read().map_err(backend)?;
+        let items = txn.open_table(ITEMS).map_err(backend)?;
+        let lower = match start_after {
+            Some(p) => Bound::Excluded((p.key.pk.as_str(), p.key.sk.as_str())),
+            None => Bound::Unbounded,
+        };
+        let mut range = items
+            .range::<(&str, &str)>((lower, Bound::Unbounded))
+            .map_err(backend)?;
+        let mut out = Vec::new();
+        for entry in range.by_ref().take(limit.max(1)) {
+            let (k, v) = entry.map_err(backend)?;
+            let (pk, sk) = k.value();
+            out.push(decode(pk, sk, v.value()));
+        }
+        let next = match range.next() {
+            Some(_) => out.last().map(PageKey::of),
+            None => None,
+        };
+        Ok(Page { items: out, next })
+    }
 }

@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use async_trait::async_trait;
 
-use super::{Index, Item, Key, Page, Query, Store, StoreError, Write};
+use super::{Index, Item, Key, Page, PageKey, Query, Store, StoreError, Write, item_size};
 
 /// Usage counted by [`Metered`].
 #[derive(Debug, Clone, Copy, Default, PartialEq, serde::Serialize)]
@@ -82,21 +82,14 @@ impl UsageCounters {
     }
 }
 
-/// Approximate DynamoDB item size: attribute names plus values.
-pub fn item_size(item: &Item) -> u64 {
-    let gsi = item
-        .gsi1
-        .as_ref()
-        .map_or(0, |g| 12 + g.pk.len() + g.sk.len());
-    (4 + item.key.pk.len() + item.key.sk.len() + gsi + 2 + item.body.len() + 24) as u64
+/// Read units of `bytes` of items ([`item_size`]): one per 4 KB.
+fn read_units(bytes: usize) -> u64 {
+    bytes.div_ceil(4096).max(1) as u64
 }
 
-fn read_units(bytes: u64) -> u64 {
-    bytes.div_ceil(4096).max(1)
-}
-
-fn write_units(bytes: u64) -> u64 {
-    bytes.div_ceil(1024).max(1)
+/// Write units of an item of `bytes` ([`item_size`]): one per 1 KB.
+fn write_units(bytes: usize) -> u64 {
+    bytes.div_ceil(1024).max(1) as u64
 }
 
 /// Wraps a store and counts everything done through it. Cheap to create per request.
@@ -194,6 +187,14 @@ impl Store for Metered {
         self.usage.call(&self.usage.queries);
         let page = self.inner.query(query).await?;
         self.count_reads(&page.items, false, query.index == Index::Primary);
+        Ok(page)
+    }
+
+    /// Counted as a query: a Scan is billed like one, by the size of the items it reads.
+    async fn scan(&self, start_after: Option<&PageKey>, limit: usize) -> Result<Page, StoreError> {
+        self.usage.call(&self.usage.queries);
+        let page = self.inner.scan(start_after, limit).await?;
+        self.count_reads(&page.items, false, true);
         Ok(page)
     }
 }

@@ -13,7 +13,7 @@ pub mod conformance;
 
 use async_trait::async_trait;
 
-pub use dynamodb::{DynamoStore, create_table, delete_table};
+pub use dynamodb::{DynamoStore, create_table, delete_table, item_size};
 pub use embedded::EmbeddedStore;
 pub use metered::{Metered, Usage};
 
@@ -33,6 +33,12 @@ pub async fn backoff(attempt: u32, base_ms: u64, cap_ms: u64) {
 pub const MAX_TRANSACTION_WRITES: usize = 100;
 /// Most keys one batch get may hold (DynamoDB's BatchGetItem limit).
 pub const MAX_BATCH_GET: usize = 100;
+/// Largest item a store accepts: DynamoDB's item limit of 400 KB, attribute names and values
+/// together, as [`item_size`] counts them. Both backends refuse a larger item before writing
+/// anything, so that the embedded store never holds what the DynamoDB table could not.
+pub const MAX_ITEM_BYTES: usize = 400 * 1024;
+/// Most bytes of items one transaction may put (DynamoDB's TransactWriteItems limit of 4 MB).
+pub const MAX_TRANSACTION_BYTES: usize = 4 * 1024 * 1024;
 
 /// A primary key, or a GSI1 key.
 #[derive(Debug, Clone, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -179,9 +185,15 @@ pub enum StoreError {
     /// The condition of the write at this index of the transaction failed.
     #[error("condition of write {index} failed")]
     ConditionFailed { index: usize },
-    /// Too many writes or keys in one call, or an item over the size limit.
+    /// Too many writes, keys or bytes in one call.
     #[error("request exceeds a store limit: {0}")]
     Limit(String),
+    /// The item put by the write at this index of the transaction is larger than
+    /// [`MAX_ITEM_BYTES`]; nothing was written.
+    #[error(
+        "write {index} puts an item of {bytes} bytes, over the {MAX_ITEM_BYTES} bytes an item may hold"
+    )]
+    ItemTooLarge { index: usize, bytes: usize },
     /// Another transaction touched the same items; retrying may succeed.
     #[error("transaction conflict")]
     Conflict,
@@ -198,6 +210,11 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// Applies all writes or none. Two writes may not touch the same key.
     async fn transact(&self, writes: Vec<Write>) -> Result<(), StoreError>;
     async fn query(&self, query: &Query) -> Result<Page, StoreError>;
+    /// Every item of the table, up to `limit` per page, continuing after `start_after`, in an
+    /// order of the backend's choosing. It reads the whole table (a DynamoDB Scan), so no request
+    /// and no operation uses it: it is there to verify, e.g. that nothing of a deleted tenant
+    /// survives (tests/tests/tenant_deletion.rs).
+    async fn scan(&self, start_after: Option<&PageKey>, limit: usize) -> Result<Page, StoreError>;
 
     /// How many independent transactions of one request are worth running at the same time
     /// (the independent POSTs of a bulk request): enough to overlap round trips or share commits,
@@ -207,12 +224,28 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     }
 }
 
-/// Checks the limits every backend shares, so that both fail the same way.
+/// Checks the limits every backend shares, so that both fail the same way and before writing
+/// anything.
 pub(crate) fn check_transaction(writes: &[Write]) -> Result<(), StoreError> {
     if writes.is_empty() || writes.len() > MAX_TRANSACTION_WRITES {
         return Err(StoreError::Limit(format!(
             "a transaction holds 1 to {MAX_TRANSACTION_WRITES} writes, not {}",
             writes.len()
+        )));
+    }
+    let mut total = 0;
+    for (index, w) in writes.iter().enumerate() {
+        if let Write::Put { item, .. } = w {
+            let bytes = item_size(item);
+            if bytes > MAX_ITEM_BYTES {
+                return Err(StoreError::ItemTooLarge { index, bytes });
+            }
+            total += bytes;
+        }
+    }
+    if total > MAX_TRANSACTION_BYTES {
+        return Err(StoreError::Limit(format!(
+            "a transaction puts at most {MAX_TRANSACTION_BYTES} bytes of items, not {total}"
         )));
     }
     let mut keys: Vec<&Key> = writes.iter().map(Write::key).collect();
