@@ -116,7 +116,7 @@ impl Handler {
         let scheme = header_str(headers, "x-forwarded-proto").unwrap_or("https");
         let prefix = context
             .and_then(|c| c.path.as_deref())
-            .and_then(|p| base_index(p).map(|i| p[..i].to_string()))
+            .and_then(|p| base_index(p).and_then(|i| p.get(..i)).map(str::to_string))
             .or_else(|| {
                 context
                     .and_then(|c| c.stage.as_deref())
@@ -167,7 +167,9 @@ fn base_index(path: &str) -> Option<usize> {
 /// The path below `/scim/v2` of the path the client called (`event.path`, which on a custom
 /// domain still carries the base path mapping).
 fn scim_path(path: &str) -> Option<String> {
-    base_index(path).map(|i| path[i + BASE_PATH.len()..].to_string())
+    base_index(path)
+        .and_then(|i| path.get(i + BASE_PATH.len()..))
+        .map(str::to_string)
 }
 
 /// The decoded query parameters (`multiValueQueryStringParameters`), by name; the values of one
