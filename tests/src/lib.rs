@@ -2,6 +2,7 @@
 //! SCIM client. Each test gets its own server, so tests never share data.
 
 pub mod cost;
+pub mod faults;
 pub mod import_bench;
 pub mod receiver;
 pub mod replay;
