@@ -17,6 +17,7 @@ use tokio::net::TcpListener;
 
 use crate::admin;
 use crate::auth_cache::AuthCache;
+use crate::listener::ScimListener;
 
 /// Where the API is mounted.
 pub const BASE_PATH: &str = "/scim/v2";
@@ -46,13 +47,14 @@ pub fn app(service: Arc<Service>, public_url: Option<String>, auth_ttl: Duration
     })
 }
 
-/// Serves until `shutdown` completes, then finishes the requests in flight.
+/// Serves until `shutdown` completes, then finishes the requests in flight. A request that is
+/// not valid HTTP/1.1 (a NUL in a header, say) is answered with a SCIM 400 ([`ScimListener`]).
 pub async fn serve(
     listener: TcpListener,
     app: Router,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, app)
+    axum::serve(ScimListener(listener), app)
         .with_graceful_shutdown(shutdown)
         .await
 }

@@ -253,6 +253,11 @@ impl Scim {
         }
     }
 
+    /// The Secret Token the client sends, if any.
+    pub fn token(&self) -> Option<&str> {
+        self.token.as_deref()
+    }
+
     pub fn with_token(&self, token: Option<&str>) -> Scim {
         Scim {
             token: token.map(str::to_string),
