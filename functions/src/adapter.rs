@@ -11,6 +11,7 @@ use lambda_http::http::{HeaderMap, HeaderValue, StatusCode, header};
 use lambda_http::request::RequestContext;
 use lambda_http::{Body, Request, RequestExt, Response};
 use scim_shared::ScimError;
+use scim_shared::boundary::catch_panic;
 use scim_shared::http::{Method, ScimRequest, ScimResponse};
 use scim_shared::router;
 use scim_shared::service::Service;
@@ -52,13 +53,27 @@ impl Handler {
         self.function
     }
 
-    /// Answers one proxy event. Never fails: every problem is a SCIM error response.
+    /// Answers one proxy event. Never fails: every problem is a SCIM error response, a panic
+    /// included (a 500 for this event only; the sandbox goes on serving).
     pub async fn handle(&self, request: Request) -> Response<Body> {
-        let response = match principal(&request).and_then(|p| Ok((p, self.to_scim(&request)?))) {
+        let response = catch_panic(self.answer(&request))
+            .await
+            .unwrap_or_else(|panicked| {
+                tracing::error!(
+                    function = self.function.binary,
+                    method = request.method().as_str(),
+                    "the request panicked; answered 500"
+                );
+                ScimResponse::error(&panicked.into())
+            });
+        into_response(&response)
+    }
+
+    async fn answer(&self, request: &Request) -> ScimResponse {
+        match principal(request).and_then(|p| Ok((p, self.to_scim(request)?))) {
             Ok((principal, req)) => self.dispatch(&principal, &req).await,
             Err(e) => ScimResponse::error(&e),
-        };
-        into_response(&response)
+        }
     }
 
     /// Refuses requests of operations this function does not serve (template.yaml and the router
@@ -116,7 +131,7 @@ impl Handler {
         let scheme = header_str(headers, "x-forwarded-proto").unwrap_or("https");
         let prefix = context
             .and_then(|c| c.path.as_deref())
-            .and_then(|p| base_index(p).map(|i| p[..i].to_string()))
+            .and_then(|p| base_index(p).and_then(|i| p.get(..i)).map(str::to_string))
             .or_else(|| {
                 context
                     .and_then(|c| c.stage.as_deref())
@@ -167,7 +182,9 @@ fn base_index(path: &str) -> Option<usize> {
 /// The path below `/scim/v2` of the path the client called (`event.path`, which on a custom
 /// domain still carries the base path mapping).
 fn scim_path(path: &str) -> Option<String> {
-    base_index(path).map(|i| path[i + BASE_PATH.len()..].to_string())
+    base_index(path)
+        .and_then(|i| path.get(i + BASE_PATH.len()..))
+        .map(str::to_string)
 }
 
 /// The decoded query parameters (`multiValueQueryStringParameters`), by name; the values of one

@@ -16,6 +16,7 @@ use lambda_http::http::{HeaderValue, StatusCode, header};
 use lambda_http::request::RequestContext;
 use lambda_http::{Body, Request, RequestExt, Response};
 use scim_shared::ScimError;
+use scim_shared::boundary::catch_panic;
 use scim_shared::lifecycle::Event;
 use scim_shared::publish::{self, Publisher, Retry};
 use scim_shared::service::{Caller, Service};
@@ -73,7 +74,8 @@ impl EmergencyLogout {
         }
     }
 
-    /// Answers one proxy event. Never fails: every problem is an error answer.
+    /// Answers one proxy event. Never fails: every problem is an error answer, a panic a SCIM
+    /// 500 (for this event only).
     pub async fn handle(&self, request: Request) -> Response<Body> {
         let params = request.path_parameters_ref();
         let param = |name: &str| {
@@ -91,7 +93,14 @@ impl EmergencyLogout {
             "emergency logout requested"
         );
         let result = match (param("tenant"), param("id")) {
-            (Some(t), Some(u)) => self.logout(&t, &u).await,
+            (Some(t), Some(u)) => {
+                catch_panic(self.logout(&t, &u))
+                    .await
+                    .unwrap_or_else(|panicked| {
+                        tracing::error!(tenant = t, "emergency logout panicked; answered 500");
+                        Err(ScimError::from(panicked).into())
+                    })
+            }
             _ => Err(EmergencyError::NoTarget),
         };
         match result {

@@ -121,6 +121,7 @@ pub fn run_emergency_logout() -> Result<(), RunError> {
 
 fn block_on<F: Future<Output = Result<(), RunError>>>(f: F) -> Result<(), RunError> {
     init_logging();
+    scim_shared::boundary::log_panics();
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?

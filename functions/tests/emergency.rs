@@ -19,6 +19,7 @@ use scim_shared::publish::Retry;
 use scim_shared::service::Service;
 use scim_shared::store::Store;
 use scim_shared::tenant;
+use scim_tests::faults::PanicOnRead;
 use scim_tests::{GROUP_SCHEMA, USER_SCHEMA, fresh_store};
 use serde_json::{Value, json};
 use support::bus::Bus;
@@ -79,6 +80,10 @@ impl Side {
     }
 
     async fn send(&self, fixture: &str) -> (u16, Value) {
+        self.send_to(&self.handler(), fixture).await
+    }
+
+    async fn send_to(&self, handler: &EmergencyLogout, fixture: &str) -> (u16, Value) {
         let path = support::repo_root()
             .join("tests/data/apigw/admin")
             .join(fixture);
@@ -86,7 +91,7 @@ impl Side {
         let request: Request =
             lambda_http::request::from_str(&text.replace("{{user1}}", &self.user))
                 .expect("a REST proxy event");
-        answer(self.handler().handle(request).await)
+        answer(handler.handle(request).await)
     }
 
     async fn get_user(&self) -> Value {
@@ -178,6 +183,29 @@ async fn an_unknown_user_or_tenant_is_a_404_and_publishes_nothing() {
     assert_eq!(body["error"], "tenant 'initech' does not exist");
     assert!(side.bus.entries().is_empty());
     assert_eq!(side.get_user().await["active"], true);
+}
+
+#[tokio::test]
+async fn a_panic_during_the_logout_is_a_scim_500_and_the_function_answers_the_next_event() {
+    let side = Side::start().await;
+    // The store panics when the logout reads the user.
+    let store = PanicOnRead::new(Arc::new(side.store.clone()), &side.user);
+    let service = Arc::new(Service::new(Arc::new(store), Limits::default()));
+    let handler = EmergencyLogout::new(service, side.bus.clone(), NOW);
+
+    let (status, body) = side.send_to(&handler, "emergency_logout.json").await;
+    assert_eq!(status, 500, "{body}");
+    assert_eq!(
+        body["schemas"][0],
+        "urn:ietf:params:scim:api:messages:2.0:Error"
+    );
+    assert_eq!(body["status"], "500");
+    assert!(side.bus.entries().is_empty());
+
+    let (status, body) = side
+        .send_to(&handler, "emergency_logout.unknown-user.json")
+        .await;
+    assert_eq!(status, 404, "{body}");
 }
 
 #[tokio::test]

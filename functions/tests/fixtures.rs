@@ -29,6 +29,7 @@ use scim_shared::router::route_request;
 use scim_shared::service::Service;
 use scim_shared::store::{EmbeddedStore, Store};
 use scim_shared::tenant;
+use scim_tests::faults::PanicOnRead;
 use scim_tests::{GROUP_SCHEMA, Scim, TestServer, USER_SCHEMA, enc};
 use serde_json::{Value, json};
 use support::{Permission, Recording, lines};
@@ -628,4 +629,32 @@ async fn locations_follow_the_stage_the_custom_domain_or_the_configured_public_u
         location(&answer),
         Some(format!("https://scim.example.com/scim/v2/Users/{user}"))
     );
+}
+
+#[tokio::test]
+async fn a_panic_while_answering_is_a_scim_500_for_that_event_only() {
+    let lambda = LambdaSide::start().await;
+    // The store panics when a request reads user1.
+    let store = PanicOnRead::new(Arc::new(lambda.store.clone()), lambda.ids.get("user1"));
+    let service = Arc::new(Service::new(Arc::new(store), Limits::default()));
+    let handler = Handler::new(service, &scim_functions::GET_USER, None);
+    let event = |fixture: &str| {
+        lambda_http::request::from_str(&lambda.ids.fill(&special(fixture))).expect("an event")
+    };
+
+    let answer = Answer::of_lambda(handler.handle(event("get_user.json")).await);
+    assert_eq!(answer.status, 500, "{}", answer.body);
+    assert_eq!(
+        answer.body["schemas"][0],
+        "urn:ietf:params:scim:api:messages:2.0:Error"
+    );
+    assert_eq!(answer.body["status"], "500");
+    assert_eq!(
+        answer.headers["content-type"].as_deref(),
+        Some("application/scim+json")
+    );
+
+    // The sandbox goes on: the same handler answers the next event.
+    let answer = Answer::of_lambda(handler.handle(event("get_user.unknown.json")).await);
+    assert_eq!(answer.status, 404, "{}", answer.body);
 }

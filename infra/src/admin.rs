@@ -14,6 +14,7 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use scim_shared::ScimError;
+use scim_shared::boundary::catch_panic;
 use scim_shared::lifecycle::Event;
 use scim_shared::service::{Caller, Service};
 use scim_shared::store::Store;
@@ -191,15 +192,21 @@ async fn emergency(
     if !authorized(&state, &headers) {
         return error(StatusCode::UNAUTHORIZED, &AdminError::Unauthorized);
     }
-    match emergency_logout(
+    let logout = emergency_logout(
         &state.service,
         &state.client,
         &tenant_id,
         &user_id,
         "operator",
-    )
-    .await
-    {
+    );
+    let result = catch_panic(logout).await.unwrap_or_else(|panicked| {
+        tracing::error!(
+            tenant = tenant_id,
+            "emergency logout panicked; answered 500"
+        );
+        Err(ScimError::from(panicked).into())
+    });
+    match result {
         Ok(r) => json_response(
             StatusCode::OK,
             &json!({

@@ -4,6 +4,7 @@
 pub mod admin;
 pub mod auth_cache;
 pub mod import;
+pub mod listener;
 pub mod report;
 pub mod server;
 pub mod store_url;

@@ -536,6 +536,7 @@ async fn serve(
     let service = Arc::new(Service::new(store, Limits::default()).with_sink(sink));
     let app = scimctl::admin::router(service.clone(), &operator_token)
         .merge(server::app(service, public_url, auth_ttl));
+    scim_shared::boundary::log_panics();
     server::serve(listener, app, shutdown_signal()).await?;
     eprintln!("scimctl stopped");
     Ok(())

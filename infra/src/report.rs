@@ -17,15 +17,15 @@ pub fn parse_since(s: &str, now: OffsetDateTime) -> Option<OffsetDateTime> {
         return Some(t);
     }
     let unit = s.chars().last()?;
-    let n: i64 = s[..s.len() - unit.len_utf8()].parse().ok()?;
-    let age = match unit {
-        's' => Duration::seconds(n),
-        'm' => Duration::minutes(n),
-        'h' => Duration::hours(n),
-        'd' => Duration::days(n),
+    let n: i64 = s.strip_suffix(unit)?.parse().ok()?;
+    let seconds_per_unit = match unit {
+        's' => 1,
+        'm' => 60,
+        'h' => 3_600,
+        'd' => 86_400,
         _ => return None,
     };
-    Some(now - age)
+    now.checked_sub(Duration::seconds(n.checked_mul(seconds_per_unit)?))
 }
 
 /// Audit records as an aligned table, one request per line.
@@ -139,6 +139,9 @@ mod tests {
             scim_shared::clock::parse_datetime("2026-01-01T00:00:00Z")
         );
         assert_eq!(parse_since("soon", now), None);
+        assert_eq!(parse_since("99999999999999999d", now), None);
+        assert_eq!(parse_since("9999999999999h", now), None);
+        assert_eq!(parse_since("1é", now), None);
         assert_eq!(parse_since("", now), None);
     }
 }

@@ -9,6 +9,7 @@ use axum::body::Body;
 use axum::extract::{Query, Request, State};
 use axum::http::{HeaderMap, HeaderValue, Response, StatusCode, header};
 use scim_shared::ScimError;
+use scim_shared::boundary::catch_panic;
 use scim_shared::http::{Method, ScimRequest, ScimResponse};
 use scim_shared::service::Service;
 use scim_shared::tenant::Principal;
@@ -16,6 +17,7 @@ use tokio::net::TcpListener;
 
 use crate::admin;
 use crate::auth_cache::AuthCache;
+use crate::listener::ScimListener;
 
 /// Where the API is mounted.
 pub const BASE_PATH: &str = "/scim/v2";
@@ -45,13 +47,14 @@ pub fn app(service: Arc<Service>, public_url: Option<String>, auth_ttl: Duration
     })
 }
 
-/// Serves until `shutdown` completes, then finishes the requests in flight.
+/// Serves until `shutdown` completes, then finishes the requests in flight. A request that is
+/// not valid HTTP/1.1 (a NUL in a header, say) is answered with a SCIM 400 ([`ScimListener`]).
 pub async fn serve(
     listener: TcpListener,
     app: Router,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, app)
+    axum::serve(ScimListener(listener), app)
         .with_graceful_shutdown(shutdown)
         .await
 }
@@ -65,8 +68,24 @@ fn header_str(headers: &HeaderMap, name: header::HeaderName) -> Option<&str> {
     headers.get(name).and_then(|v| v.to_str().ok())
 }
 
+/// Answers one request. A panic while answering is a SCIM 500 for this request only; the server
+/// goes on serving.
 async fn handle(State(state): State<AppState>, request: Request) -> Response<Body> {
-    match to_scim(&state, request).await {
+    let method = request.method().clone();
+    let response = catch_panic(answer(&state, request))
+        .await
+        .unwrap_or_else(|panicked| {
+            tracing::error!(
+                method = method.as_str(),
+                "the request panicked; answered 500"
+            );
+            ScimResponse::error(&panicked.into())
+        });
+    into_response(&response)
+}
+
+async fn answer(state: &AppState, request: Request) -> ScimResponse {
+    match to_scim(state, request).await {
         Ok((caller, req)) => {
             let outcome = state.service.handle(&caller, &req).await;
             for event in outcome.events.iter().filter(|e| e.emergency) {
@@ -76,9 +95,9 @@ async fn handle(State(state): State<AppState>, request: Request) -> Response<Bod
                 let delivery = delivery.await;
                 tracing::warn!(tenant = caller.tenant, event = %event.id, delivery, "emergency leaver");
             }
-            into_response(&outcome.response)
+            outcome.response
         }
-        Err(e) => into_response(&ScimResponse::error(&e)),
+        Err(e) => ScimResponse::error(&e),
     }
 }
 

@@ -392,24 +392,26 @@ fn search(body: &mut Value, fired: &mut Fired) {
 
 /// [`Rule::FilterValuePath`]: every `attr[f].sub op value` becomes `attr[(f) and sub op value]`;
 /// `None` when the filter has no such comparison. Quoted strings are skipped while scanning.
+/// Every offset is a character boundary (they follow ASCII delimiters); slicing is checked all
+/// the same, and a filter it cannot cut is left as sent.
 fn rewrite_filter(filter: &str) -> Option<String> {
     let mut out = String::with_capacity(filter.len() + 8);
     let mut rest = filter;
     let mut changed = false;
     while let Some((open, close)) = next_brackets(rest) {
-        let after = &rest[close + 1..];
+        let (through_close, after) = rest.split_at_checked(close + 1)?;
         let Some(len) = sub_comparison(after) else {
-            out.push_str(&rest[..=close]);
+            out.push_str(through_close);
             rest = after;
             continue;
         };
-        out.push_str(&rest[..=open]);
+        out.push_str(rest.get(..=open)?);
         out.push('(');
-        out.push_str(&rest[open + 1..close]);
+        out.push_str(rest.get(open + 1..close)?);
         out.push_str(") and ");
-        out.push_str(&after[1..len]);
+        out.push_str(after.get(1..len)?);
         out.push(']');
-        rest = &after[len..];
+        rest = after.get(len..)?;
         changed = true;
     }
     out.push_str(rest);
@@ -449,13 +451,13 @@ fn sub_comparison(text: &str) -> Option<usize> {
         return None;
     }
     let mut at = 1 + name;
-    let spaces = span(&text[at..], |c| c == ' ');
+    let spaces = span(text.get(at..)?, |c| c == ' ');
     if spaces == 0 {
         return None;
     }
     at += spaces;
-    let op_len = span(&text[at..], |c| c.is_ascii_alphabetic());
-    let op = text[at..at + op_len].to_ascii_lowercase();
+    let op_len = span(text.get(at..)?, |c| c.is_ascii_alphabetic());
+    let op = text.get(at..at + op_len)?.to_ascii_lowercase();
     at += op_len;
     if op == "pr" {
         return Some(at);
@@ -464,12 +466,12 @@ fn sub_comparison(text: &str) -> Option<usize> {
     if !comparison.contains(&op.as_str()) {
         return None;
     }
-    let spaces = span(&text[at..], |c| c == ' ');
+    let spaces = span(text.get(at..)?, |c| c == ' ');
     if spaces == 0 {
         return None;
     }
     at += spaces;
-    let value = comparison_value(&text[at..])?;
+    let value = comparison_value(text.get(at..)?)?;
     Some(at + value)
 }
 

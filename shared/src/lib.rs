@@ -3,6 +3,7 @@
 //! [`service::Service::handle`], and translate the [`http::ScimResponse`] back.
 
 pub mod audit;
+pub mod boundary;
 pub mod clock;
 pub mod dialect;
 pub mod error;

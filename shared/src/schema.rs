@@ -353,16 +353,15 @@ impl AttrPath {
     /// Parses an attribute path. A URN prefix must be one of the registered schemas, because
     /// schema URNs themselves contain dots and colons ("...:enterprise:2.0:User:manager.value").
     pub fn parse(text: &str) -> Option<AttrPath> {
-        let (schema, rest) = if text.len() > 4 && text[..4].eq_ignore_ascii_case("urn:") {
-            let urn = REGISTRY.schemas().find(|id| {
-                text.len() > id.len()
-                    && text.is_char_boundary(id.len())
-                    && text[..id.len()].eq_ignore_ascii_case(id)
-                    && text.as_bytes()[id.len()] == b':'
-            })?;
-            (Some(urn.to_string()), &text[urn.len() + 1..])
-        } else {
-            (None, text)
+        let (schema, rest) = match strip_prefix_ignore_case(text, "urn:") {
+            Some(_) => {
+                let (urn, rest) = REGISTRY.schemas().find_map(|id| {
+                    let rest = strip_prefix_ignore_case(text, id)?.strip_prefix(':')?;
+                    Some((id, rest))
+                })?;
+                (Some(urn.to_string()), rest)
+            }
+            None => (None, text),
         };
         let (name, sub) = match rest.split_once('.') {
             Some((n, s)) => (n, Some(s)),
@@ -392,6 +391,13 @@ impl AttrPath {
             sub: None,
         }
     }
+}
+
+/// What follows `prefix` in `text`, the prefix matched ASCII case-insensitively; `None` when
+/// `text` does not start with it. Never slices inside a character, whatever `text` holds.
+pub fn strip_prefix_ignore_case<'a>(text: &'a str, prefix: &str) -> Option<&'a str> {
+    let (head, rest) = text.split_at_checked(prefix.len())?;
+    head.eq_ignore_ascii_case(prefix).then_some(rest)
 }
 
 impl std::fmt::Display for AttrPath {
@@ -757,5 +763,28 @@ mod tests {
         assert!(REGISTRY.user.resolve(&AttrPath::simple("meta")).is_some());
         assert!(REGISTRY.user.resolve(&AttrPath::simple("nosuch")).is_none());
         assert!(AttrPath::parse("urn:unknown:thing:attr").is_none());
+    }
+
+    #[test]
+    fn paths_with_multi_byte_characters_are_refused_not_split_inside_a_character() {
+        // A prefix boundary (4 bytes for "urn:", a schema URN's length) inside a character.
+        for text in [
+            "aéé",
+            "uré:",
+            "urn:ietf:params:scim:schemas:core:2.0:Useré",
+            "urn:ietf:params:scim:schemas:core:2.0:Use€:userName",
+            "€",
+            "name.é",
+        ] {
+            assert_eq!(AttrPath::parse(text), None, "{text}");
+        }
+    }
+
+    #[test]
+    fn a_prefix_is_stripped_case_insensitively_and_only_at_a_character_boundary() {
+        assert_eq!(strip_prefix_ignore_case("URN:x", "urn:"), Some("x"));
+        assert_eq!(strip_prefix_ignore_case("urn", "urn:"), None);
+        assert_eq!(strip_prefix_ignore_case("aéé", "urn:"), None);
+        assert_eq!(strip_prefix_ignore_case("ééé", "mem"), None);
     }
 }

@@ -135,7 +135,7 @@ pub fn verify(
     let (Some(timestamp), Some(tag)) = (timestamp, tag) else {
         return Err(WebhookError::Malformed);
     };
-    if (now - timestamp).abs() > tolerance_secs {
+    if now.abs_diff(timestamp) > tolerance_secs.unsigned_abs() {
         return Err(WebhookError::Stale);
     }
     mac(secret, timestamp, body)
@@ -181,6 +181,14 @@ mod tests {
             verify("whsec_x", "v1=zz", b"", 0, 300),
             Err(WebhookError::Malformed)
         ));
+        let tag = "0".repeat(64);
+        for extreme in [i64::MIN, i64::MAX] {
+            let header = format!("t={extreme},v1={tag}");
+            assert!(matches!(
+                verify("whsec_x", &header, b"", 1_000, 300),
+                Err(WebhookError::Stale)
+            ));
+        }
     }
 
     #[test]

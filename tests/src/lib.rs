@@ -2,6 +2,7 @@
 //! SCIM client. Each test gets its own server, so tests never share data.
 
 pub mod cost;
+pub mod faults;
 pub mod gateway;
 pub mod import_bench;
 pub mod receiver;
@@ -251,6 +252,11 @@ impl Scim {
             http: reqwest::Client::new(),
             token: token.map(str::to_string),
         }
+    }
+
+    /// The Secret Token the client sends, if any.
+    pub fn token(&self) -> Option<&str> {
+        self.token.as_deref()
     }
 
     pub fn with_token(&self, token: Option<&str>) -> Scim {

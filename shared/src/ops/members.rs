@@ -11,7 +11,7 @@ use crate::error::{ScimError, ScimResult};
 use crate::filter::{CompareOp, Filter, parse_patch_path};
 use crate::keys;
 use crate::patch::{OpKind, PatchOp};
-use crate::schema::{GROUP, ResourceKind};
+use crate::schema::{GROUP, ResourceKind, strip_prefix_ignore_case};
 use crate::store::{Condition, Index, Item, Key, MAX_BATCH_GET, Query, Write};
 
 /// Page size for reading a group's edges.
@@ -68,11 +68,8 @@ pub fn split_ops(ops: Vec<PatchOp>) -> ScimResult<(Vec<PatchOp>, Vec<MemberChang
 }
 
 fn targets_members(path: &str) -> bool {
-    let p = path.trim();
-    p.len() >= 7
-        && p.is_char_boundary(7)
-        && p[..7].eq_ignore_ascii_case("members")
-        && matches!(p.as_bytes().get(7), None | Some(b'[') | Some(b'.'))
+    strip_prefix_ignore_case(path.trim(), "members")
+        .is_some_and(|rest| matches!(rest.chars().next(), None | Some('[' | '.')))
 }
 
 fn member_changes(op: &PatchOp, path: &str) -> ScimResult<Vec<MemberChange>> {
