@@ -74,11 +74,17 @@ async fn thirty_two_parallel_creates_of_one_user_name_give_one_201_and_31_409s()
 /// Many IdP requests adding members to one group at once: every request is answered 2xx, every
 /// member is in the group, and the events name every member once.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn sixty_four_parallel_member_adds_to_one_group_are_all_applied_and_announced() {
+async fn parallel_member_adds_to_one_group_are_all_applied_and_announced() {
     let srv = TestServer::start().await;
     let group = srv.client.create_group("Everyone").await;
+    // DynamoDB Local is one process that slows down as a test run fills it: 16 writers there
+    // make the same race in the time a request may take.
+    let writers = match scim_tests::backend() {
+        scim_tests::Backend::Embedded => 64,
+        scim_tests::Backend::DynamoDb => 16,
+    };
     let mut users = Vec::new();
-    for n in 0..64 {
+    for n in 0..writers {
         users.push(srv.client.create_user(&format!("member{n}")).await);
     }
     let since = scim_shared::clock::now();
@@ -99,7 +105,7 @@ async fn sixty_four_parallel_member_adds_to_one_group_are_all_applied_and_announ
         );
     }
     println!(
-        "64 concurrent member adds answered in {:?}",
+        "{writers} concurrent member adds answered in {:?}",
         started.elapsed()
     );
     let members = srv
