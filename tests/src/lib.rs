@@ -332,6 +332,22 @@ impl Scim {
         .id()
     }
 
+    /// The ids, sorted, of the resources under `endpoint` (`/Users`) a filter finds.
+    pub async fn ids_where(&self, endpoint: &str, filter: &str) -> Vec<String> {
+        let r = self
+            .get(&format!("{endpoint}?filter={}", enc(filter)))
+            .await
+            .expect(200);
+        let mut ids: Vec<String> = r.body["Resources"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|u| u["id"].as_str().map(str::to_string))
+            .collect();
+        ids.sort();
+        ids
+    }
+
     /// Creates a group with this displayName and returns its id.
     pub async fn create_group(&self, name: &str) -> String {
         self.post(

@@ -517,22 +517,8 @@ async fn user_name_uniqueness_ignores_case() {
 
 /// The ids of the users an `externalId eq` filter finds.
 async fn with_external_id(srv: &TestServer, value: &str) -> Vec<String> {
-    let r = srv
-        .client
-        .get(&format!(
-            "/Users?filter={}",
-            enc(&format!("externalId eq \"{value}\""))
-        ))
-        .await
-        .expect(200);
-    let mut ids: Vec<String> = r.body["Resources"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(|u| u["id"].as_str().map(str::to_string))
-        .collect();
-    ids.sort();
-    ids
+    let filter = format!("externalId eq \"{value}\"");
+    srv.client.ids_where("/Users", &filter).await
 }
 
 /// RFC 7643 section 3.1: the server does not enforce externalId's uniqueness (the client
