@@ -380,12 +380,8 @@ async fn roles_command(
         RolesCommand::List {
             user: Some(user), ..
         } => {
-            let ctx = Ctx {
-                tenant: &tenant,
-                store: &*store,
-                base_url: "",
-                limits: &Limits::default(),
-            };
+            let limits = Limits::default();
+            let ctx = Ctx::new(&tenant, &*store, &limits);
             let roles = effective_roles::of_user(&ctx, &user).await.map_err(scim)?;
             for role in roles {
                 println!("{role}");

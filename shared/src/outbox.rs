@@ -1,8 +1,9 @@
 //! The event outbox: each provisioning request's lifecycle events stored as one item (a JSON
 //! array, in event order; more items only past [`MAX_ITEM_BYTES`]) under `T#{t}#EVT#{day}` /
-//! `EVT#{time}#{request id}#{n}` (expired by TTL) and read by `scimctl events tail`. One item per
-//! request rather than per event: a single write billed by size, where a transaction of one
-//! item per event would cost two write units per event. Locally they are also handed to an optional [`EventSink`] (the signed webhook
+//! `EVT#{time}#{request id}#{n}` (expired by TTL) and read by `scimctl events tail`. The item is
+//! written in the transaction of the change it announces (`ops::announce`): a stored change
+//! always has its events, whenever the process dies. One item per request rather than per
+//! event: one more write of the transaction, billed by size. Locally they are also handed to an optional [`EventSink`] (the signed webhook
 //! of `scimctl serve`); on AWS the table's stream carries the inserted items to the events
 //! function, which publishes them to EventBridge (`stream`). Events their entry point delivers
 //! synchronously (Emergency Logout) are stored under `EVD#` instead, which the stream's filter
@@ -47,15 +48,15 @@ impl Delivery {
     }
 }
 
-/// The outbox items of one request's events, in event order: one item unless the events
-/// exceed [`MAX_ITEM_BYTES`] together.
-pub fn items(
+/// The writes of the outbox items of one request's events, in event order: one item unless the
+/// events exceed [`MAX_ITEM_BYTES`] together.
+pub fn writes(
     tenant: &str,
     request_id: &str,
     at: OffsetDateTime,
     events: &[Event],
     delivery: Delivery,
-) -> Vec<Item> {
+) -> Vec<Write> {
     let pk = keys::outbox(tenant, &clock::day(at));
     let time = clock::format_sortable(at);
     let prefix = delivery.sk_prefix();
@@ -78,11 +79,14 @@ pub fn items(
     bodies
         .into_iter()
         .enumerate()
-        .map(|(n, body)| Item {
-            key: Key::new(pk.clone(), format!("{prefix}{time}#{request_id}#{n:05}")),
-            body: format!("[{}]", body.join(",")),
-            expires_at: Some(expires),
-            ..Item::default()
+        .map(|(n, body)| Write::Put {
+            item: Item {
+                key: Key::new(pk.clone(), format!("{prefix}{time}#{request_id}#{n:05}")),
+                body: format!("[{}]", body.join(",")),
+                expires_at: Some(expires),
+                ..Item::default()
+            },
+            condition: Condition::None,
         })
         .collect()
 }
@@ -95,27 +99,6 @@ pub fn events_of(body: &str) -> Result<Vec<Event>, serde_json::Error> {
     } else {
         serde_json::from_str(body).map(|e| vec![e])
     }
-}
-
-/// Stores one request's events: one single put per item. With [`Delivery::Synchronous`] (the
-/// caller delivers them itself before answering: Emergency Logout) they are readable like the
-/// others and never delivered by the outbox.
-pub async fn write(
-    store: &dyn Store,
-    tenant: &str,
-    request_id: &str,
-    at: OffsetDateTime,
-    events: &[Event],
-    delivery: Delivery,
-) -> Result<(), StoreError> {
-    for item in items(tenant, request_id, at, events, delivery) {
-        let put = Write::Put {
-            item,
-            condition: Condition::None,
-        };
-        store.transact(vec![put]).await?;
-    }
-    Ok(())
 }
 
 /// The part of an outbox sort key after its delivery prefix (`{time}#{request id}#{n}`), or
@@ -178,6 +161,28 @@ mod tests {
     use crate::schema::ResourceKind;
     use crate::store::EmbeddedStore;
 
+    /// Stores events as an operation's transaction does.
+    async fn write(
+        store: &dyn Store,
+        tenant: &str,
+        request_id: &str,
+        at: OffsetDateTime,
+        events: &[Event],
+        delivery: Delivery,
+    ) -> Result<(), StoreError> {
+        store
+            .transact(writes(tenant, request_id, at, events, delivery))
+            .await
+    }
+
+    /// The item of the first outbox write.
+    fn first_item(writes: Vec<Write>) -> Item {
+        match writes.into_iter().next() {
+            Some(Write::Put { item, .. }) => item,
+            other => panic!("an outbox write is a put: {other:?}"),
+        }
+    }
+
     #[tokio::test]
     async fn events_are_stored_in_order_and_read_back() {
         let store = EmbeddedStore::in_memory().expect("store");
@@ -203,7 +208,7 @@ mod tests {
         let read = read(&store, "acme", at, at).await.expect("read");
         let back: Vec<Event> = read.into_iter().map(|s| s.event).collect();
         assert_eq!(back, events);
-        let item = &items("acme", "r1", at, &events, Delivery::Outbox)[0];
+        let item = first_item(writes("acme", "r1", at, &events, Delivery::Outbox));
         assert_eq!(
             item.expires_at,
             Some(at.unix_timestamp() + RETENTION_DAYS * 86_400)
@@ -241,11 +246,9 @@ mod tests {
         let read = read(&store, "acme", first, later).await.expect("read");
         let ids: Vec<&str> = read.iter().map(|s| s.event.resource.id.as_str()).collect();
         assert_eq!(ids, ["a", "b"]);
-        let delivered = &items("acme", "r1", first, &a, Delivery::Synchronous)[0];
+        let delivered = first_item(writes("acme", "r1", first, &a, Delivery::Synchronous));
         assert!(delivered.key.sk.starts_with(DELIVERED_SK_PREFIX));
-        assert_eq!(
-            sort_time(&delivered.key.sk),
-            sort_time(&items("acme", "r1", first, &a, Delivery::Outbox)[0].key.sk)
-        );
+        let routine = first_item(writes("acme", "r1", first, &a, Delivery::Outbox));
+        assert_eq!(sort_time(&delivered.key.sk), sort_time(&routine.key.sk));
     }
 }

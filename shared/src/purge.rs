@@ -147,12 +147,7 @@ async fn delete_resources(
     report: &mut dyn FnMut(u64),
 ) -> Result<(), TenantError> {
     let limits = Limits::default();
-    let ctx = Ctx {
-        tenant: id,
-        store,
-        base_url: "",
-        limits: &limits,
-    };
+    let ctx = Ctx::new(id, store, &limits);
     let page_size = store.concurrent_writes().clamp(1, MAX_TRANSACTION_WRITES);
     let mut q = Query::new(Index::Gsi1, keys::listing(id, kind), "", page_size);
     loop {

@@ -135,8 +135,9 @@ pub async fn load(store: &dyn Store, tenant: &str) -> Result<RoleRules, RolesErr
     Ok(rules)
 }
 
-/// Stores `rules` if nobody changed them since they were loaded; returns the new version.
-pub async fn save(store: &dyn Store, tenant: &str, rules: &RoleRules) -> Result<u64, RolesError> {
+/// The write that stores `rules` if nobody changed them since they were loaded, and the version
+/// it stores.
+pub fn write_of(tenant: &str, rules: &RoleRules) -> Result<(Write, u64), RolesError> {
     if rules.rules.iter().any(|r| r.roles.is_empty()) {
         return Err(RolesError::NoRoles);
     }
@@ -152,11 +153,33 @@ pub async fn save(store: &dyn Store, tenant: &str, rules: &RoleRules) -> Result<
         body: serde_json::to_string(rules).map_err(|e| RolesError::Corrupt(e.to_string()))?,
         ..Item::default()
     };
-    match store.transact(vec![Write::Put { item, condition }]).await {
-        Ok(()) => Ok(version),
-        Err(StoreError::ConditionFailed { .. }) => Err(RolesError::Concurrent),
+    Ok((Write::Put { item, condition }, version))
+}
+
+/// Stores `rules` with `with` (writes of other items) in one transaction if nobody changed them
+/// since they were loaded.
+pub async fn save_with(
+    store: &dyn Store,
+    tenant: &str,
+    rules: &RoleRules,
+    with: Vec<Write>,
+) -> Result<(), RolesError> {
+    let (write, _) = write_of(tenant, rules)?;
+    let mut writes = vec![write];
+    writes.extend(with);
+    match store.transact(writes).await {
+        Ok(()) => Ok(()),
+        Err(StoreError::ConditionFailed { index: 0 } | StoreError::Conflict) => {
+            Err(RolesError::Concurrent)
+        }
         Err(e) => Err(e.into()),
     }
+}
+
+/// Stores `rules` if nobody changed them since they were loaded; returns the new version.
+pub async fn save(store: &dyn Store, tenant: &str, rules: &RoleRules) -> Result<u64, RolesError> {
+    save_with(store, tenant, rules, Vec::new()).await?;
+    Ok(rules.version + 1)
 }
 
 #[cfg(test)]

@@ -12,10 +12,10 @@ use crate::clock;
 use crate::dialect::{self, Rule};
 use crate::error::{ScimError, ScimResult};
 use crate::http::{ScimRequest, ScimResponse};
-use crate::lifecycle::{self, Change, Event, Origin};
+use crate::lifecycle::{self, Change, Event};
 use crate::ops::effective_roles::{self, RuleUpdate};
-use crate::ops::{self, Ctx, Limits};
-use crate::outbox::{self, Delivery, EventSink};
+use crate::ops::{self, Announcer, Committed, Ctx, Limits};
+use crate::outbox::{Delivery, EventSink};
 use crate::router::{Matched, Operation, route_request};
 use crate::store::{Metered, Store, Usage};
 use crate::tenant::{self, Deactivation, Dialect, Principal, TenantSettings};
@@ -43,9 +43,10 @@ pub struct Outcome {
     pub request_id: String,
     /// What the request changed, one entry per resource written.
     pub changes: Vec<Change>,
-    /// The lifecycle events of `changes` (see [`crate::lifecycle::diff`]).
+    /// The lifecycle events of `changes` (see [`crate::lifecycle::diff`]), stored in the
+    /// outbox with them.
     pub events: Vec<Event>,
-    /// Store usage of recording the request (audit record, outbox), apart from `usage`.
+    /// Store usage of recording the request (its audit record), apart from `usage`.
     pub recording: Usage,
 }
 
@@ -196,18 +197,25 @@ impl Service {
             Err(_) => (None, Vec::new()),
         };
         let req = normalised.as_ref().unwrap_or(req);
-        let ctx = Ctx {
-            tenant,
-            store: &metered,
-            base_url: &req.base_url,
-            limits: &self.limits,
+        let request_id = uuid::Uuid::now_v7().to_string();
+        let actor = format!("idp:{}", caller.settings.dialect.as_str());
+        let announcer = Announcer {
+            actor: &actor,
+            request_id: &request_id,
+            at: clock::now(),
+            deactivation: caller.settings.deactivation,
+            delivery: Delivery::Outbox,
         };
+        let ctx = Ctx::new(tenant, &metered, &self.limits)
+            .with_base_url(&req.base_url)
+            .announcing(announcer);
         let resource_id = routed.as_ref().ok().and_then(|m| m.id.clone());
         let result = match routed {
             Ok(m) => self.dispatch(&ctx, m.operation, m.id.as_deref(), req).await,
             Err(e) => Err(e),
         };
-        let (response, changes) = result.unwrap_or_else(|e| (ScimResponse::error(&e), Vec::new()));
+        let (response, committed) =
+            result.unwrap_or_else(|e| (ScimResponse::error(&e), Vec::new()));
         let usage = metered.usage();
         let rules: Vec<&'static str> = fired.into_iter().map(Rule::name).collect();
         let latency_us = started.elapsed().as_micros() as u64;
@@ -233,27 +241,28 @@ impl Service {
             "scim request"
         );
         let recorder = Metered::new(self.store.clone());
+        let (changes, events) = committed
+            .into_iter()
+            .map(|c| (c.change, c.events))
+            .unzip::<_, _, Vec<_>, Vec<_>>();
         let mut outcome = Outcome {
             response,
             operation,
             usage,
             rules,
-            request_id: uuid::Uuid::now_v7().to_string(),
+            request_id: request_id.clone(),
             changes,
-            events: Vec::new(),
+            events: events.into_iter().flatten().collect(),
             recording: Usage::default(),
         };
         if operation.is_some_and(is_provisioning) {
-            let at = clock::now();
-            let actor = format!("idp:{}", caller.settings.dialect.as_str());
             self.record(
                 &recorder,
                 caller,
-                &mut outcome,
+                &announcer,
+                &outcome,
                 resource_id,
                 latency_us,
-                &actor,
-                at,
             )
             .await;
         }
@@ -275,16 +284,17 @@ impl Service {
     ) -> ScimResult<Event> {
         let started = Instant::now();
         let metered = Metered::new(self.store.clone());
-        let ctx = Ctx {
-            tenant: caller.tenant,
-            store: &metered,
-            base_url: "",
-            limits: &self.limits,
-        };
-        let result = ops::emergency_logout(&ctx, user_id).await;
-        let at = clock::now();
-        let time = clock::format(at);
         let request_id = uuid::Uuid::now_v7().to_string();
+        let at = clock::now();
+        let announcer = Announcer {
+            actor,
+            request_id: &request_id,
+            at,
+            deactivation: caller.settings.deactivation,
+            delivery: Delivery::Synchronous,
+        };
+        let ctx = Ctx::new(caller.tenant, &metered, &self.limits).announcing(announcer);
+        let result = ops::emergency_logout(&ctx, user_id).await;
         let (status, scim_type, attributes) = match &result {
             Ok(l) => (200, None, lifecycle::changed_attributes(&l.user)),
             Err(e) => {
@@ -315,32 +325,10 @@ impl Service {
             tracing::error!(tenant = caller.tenant, error = %e, "audit record not written");
         }
         let logout = result?;
-        let origin = Origin {
-            tenant: caller.tenant,
-            actor,
-            time: &time,
-        };
-        let mut event = lifecycle::emergency_leaver(origin, &logout.user, &logout.groups);
-        match effective_roles::lost_with_groups(&ctx, &logout.user, &logout.groups).await {
-            Ok(lost) => event.changes.extend(lost),
-            Err(e) => {
-                tracing::error!(tenant = caller.tenant, error = %e, "effective roles not computed")
-            }
-        }
-        // Stored for the record; the caller delivers it before answering.
-        let events = std::slice::from_ref(&event);
-        if let Err(e) = outbox::write(
-            &*self.store,
-            caller.tenant,
-            &request_id,
-            at,
-            events,
-            Delivery::Synchronous,
-        )
-        .await
-        {
-            tracing::error!(tenant = caller.tenant, error = %e, "event not stored in the outbox");
-        }
+        let event =
+            logout.events.into_iter().next().ok_or_else(|| {
+                ScimError::Internal("the emergency logout announced no event".into())
+            })?;
         tracing::warn!(
             tenant = caller.tenant,
             operation = "EmergencyLogout",
@@ -360,76 +348,36 @@ impl Service {
         grant: Option<BTreeSet<String>>,
         actor: &str,
     ) -> ScimResult<RuleUpdate> {
-        let at = clock::now();
-        let time = clock::format(at);
-        let origin = Origin {
-            tenant,
+        let request_id = uuid::Uuid::now_v7().to_string();
+        let announcer = Announcer {
             actor,
-            time: &time,
+            request_id: &request_id,
+            at: clock::now(),
+            deactivation: Deactivation::default(),
+            delivery: Delivery::Outbox,
         };
-        let ctx = self.ctx(tenant, &*self.store);
-        let update = effective_roles::update_rule(&ctx, origin, group, grant).await?;
-        if !update.events.is_empty() {
-            let request_id = uuid::Uuid::now_v7().to_string();
-            outbox::write(
-                &*self.store,
-                tenant,
-                &request_id,
-                at,
-                &update.events,
-                Delivery::Outbox,
-            )
-            .await?;
-            if let Some(sink) = &self.sink {
-                sink.publish(tenant, update.events.clone());
-            }
+        let ctx = Ctx::new(tenant, &*self.store, &self.limits);
+        let update = effective_roles::update_rule(&ctx, &announcer, group, grant).await?;
+        if let Some(sink) = self.sink.as_ref().filter(|_| !update.events.is_empty()) {
+            sink.publish(tenant, update.events.clone());
         }
         Ok(update)
     }
 
-    fn ctx<'a>(&'a self, tenant: &'a str, store: &'a dyn Store) -> Ctx<'a> {
-        Ctx {
-            tenant,
-            store,
-            base_url: "",
-            limits: &self.limits,
-        }
-    }
-
-    /// Turns a provisioning request's changes into events, writes its audit record (one single
-    /// put) and, with the outbox on, its events to the outbox. A recording failure is logged and does not
-    /// change the response: the resource write has happened.
-    #[allow(clippy::too_many_arguments)]
+    /// Writes a provisioning request's audit record (one single put) and hands its events,
+    /// already stored with its changes, to the local sink. A failure to write the record is
+    /// logged and does not change the response: the resource write has happened.
     async fn record(
         &self,
         store: &dyn Store,
         caller: Caller<'_>,
-        outcome: &mut Outcome,
+        announcer: &Announcer<'_>,
+        outcome: &Outcome,
         resource_id: Option<String>,
         latency_us: u64,
-        actor: &str,
-        at: time::OffsetDateTime,
     ) {
         let tenant = caller.tenant;
-        let time = clock::format(at);
-        let origin = Origin {
-            tenant,
-            actor,
-            time: &time,
-        };
-        outcome.events = outcome
-            .changes
-            .iter()
-            .flat_map(|c| lifecycle::diff(origin, c))
-            .collect();
-        let ctx = self.ctx(tenant, store);
-        match effective_roles::changes_of(&ctx, &outcome.changes).await {
-            Ok(found) => effective_roles::attach(found, &mut outcome.events),
-            Err(e) => tracing::error!(tenant, error = %e, "effective roles not computed"),
-        }
-        if caller.settings.deactivation == Deactivation::Emergency {
-            lifecycle::escalate_deactivations(tenant, &mut outcome.events);
-        }
+        let at = announcer.at;
         let body = outcome.response.body.as_ref();
         let record = AuditRecord {
             time: clock::format_sortable(at),
@@ -450,37 +398,22 @@ impl Service {
                 .iter()
                 .flat_map(lifecycle::changed_attributes)
                 .collect(),
-            actor: actor.to_string(),
+            actor: announcer.actor.to_string(),
         };
         if let Err(e) = audit::write(store, &record, at, caller.settings.log_retention_days).await {
             tracing::error!(tenant, error = %e, "audit record not written");
         }
-        if outcome.events.is_empty() {
-            return;
-        }
-        match outbox::write(
-            store,
-            tenant,
-            &outcome.request_id,
-            at,
-            &outcome.events,
-            Delivery::Outbox,
-        )
-        .await
-        {
-            Ok(()) => {
-                // Emergency leavers are delivered by the gateway before it answers.
-                let routine: Vec<Event> = outcome
-                    .events
-                    .iter()
-                    .filter(|e| !e.emergency)
-                    .cloned()
-                    .collect();
-                if let Some(sink) = self.sink.as_ref().filter(|_| !routine.is_empty()) {
-                    sink.publish(tenant, routine);
-                }
+        // Emergency leavers are delivered by the gateway before it answers.
+        if let Some(sink) = &self.sink {
+            let routine: Vec<Event> = outcome
+                .events
+                .iter()
+                .filter(|e| !e.emergency)
+                .cloned()
+                .collect();
+            if !routine.is_empty() {
+                sink.publish(tenant, routine);
             }
-            Err(e) => tracing::error!(tenant, error = %e, "events not stored in the outbox"),
         }
     }
 
@@ -512,7 +445,7 @@ impl Service {
         op: Operation,
         id: Option<&str>,
         req: &ScimRequest,
-    ) -> ScimResult<(ScimResponse, Vec<Change>)> {
+    ) -> ScimResult<(ScimResponse, Vec<Committed>)> {
         if req.body.len() > self.limits.max_payload_bytes {
             return Err(ScimError::PayloadTooLarge(format!(
                 "the request body exceeds maxPayloadSize ({} bytes)",
@@ -520,7 +453,7 @@ impl Service {
             )));
         }
         let id = || id.ok_or_else(|| ScimError::NotFound("no resource id in the path".into()));
-        let changed = |r: (ScimResponse, Option<Change>)| (r.0, r.1.into_iter().collect());
+        let changed = |r: (ScimResponse, Option<Committed>)| (r.0, r.1.into_iter().collect());
         let unchanged = |r: ScimResponse| (r, Vec::new());
         Ok(match op {
             Operation::Create(kind) => {

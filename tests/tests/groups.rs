@@ -1,8 +1,15 @@
 //! Groups and memberships: members as separate items, so a membership change costs the same
 //! number of store operations whatever the size of the group.
 
+use std::sync::Arc;
+
 use scim_shared::http::Method;
-use scim_tests::{GROUP_SCHEMA, Scim, TestServer};
+use scim_shared::keys;
+use scim_shared::ops::Limits;
+use scim_shared::schema::ResourceKind;
+use scim_shared::store::{Condition, Item, Write};
+use scim_tests::faults::Interleave;
+use scim_tests::{GROUP_SCHEMA, Scim, TestServer, fresh_store};
 use serde_json::{Value, json};
 
 fn member_values(group: &Value) -> Vec<String> {
@@ -143,6 +150,72 @@ async fn unknown_members_are_rejected_and_nothing_is_written() {
         .await
         .expect_error(400, Some("invalidValue"));
     assert_eq!(c.get(&format!("/Groups/{gid}")).await.body, before);
+}
+
+/// A server whose store lets a test land a concurrent request's writes inside another request.
+async fn interleaving() -> (TestServer, Arc<Interleave>) {
+    let store = Arc::new(Interleave::new(fresh_store().await));
+    let srv = TestServer::with_store(store.clone(), Limits::default()).await;
+    (srv, store)
+}
+
+/// Whether a transaction writes (or checks) the stored user `id`.
+fn touches_user(id: &str) -> scim_tests::faults::Trigger {
+    let key = keys::resource("acme", ResourceKind::User, id);
+    Box::new(move |writes: &[Write]| writes.iter().any(|w| *w.key() == key))
+}
+
+#[tokio::test]
+async fn a_member_deleted_before_the_edge_is_written_is_refused_and_never_listed() {
+    let (srv, store) = interleaving().await;
+    let c = &srv.client;
+    let user = c.create_user("gone-early").await;
+    let gid = c.create_group("Race A").await;
+    // The user's DELETE commits after the PATCH read the member and before it writes the edge.
+    let delete_user = Write::Delete {
+        key: keys::resource("acme", ResourceKind::User, &user),
+        condition: Condition::None,
+    };
+    store.before(touches_user(&user), vec![delete_user]);
+    c.patch(&format!("/Groups/{gid}"), &add_members(&[user.as_str()]))
+        .await
+        .expect_error(400, Some("invalidValue"));
+    assert!(store.fired());
+    let group = c.get(&format!("/Groups/{gid}")).await.expect(200);
+    assert_eq!(member_values(&group.body), Vec::<String>::new());
+    let filter = format!("members.value eq \"{user}\"");
+    assert_eq!(c.ids_where("/Groups", &filter).await, Vec::<String>::new());
+}
+
+#[tokio::test]
+async fn an_edge_written_while_its_member_is_deleted_is_swept_with_it() {
+    let (srv, store) = interleaving().await;
+    let c = &srv.client;
+    let user = c.create_user("gone-late").await;
+    let gid = c.create_group("Race B").await;
+    // A PATCH adding the user commits its edge after the user's DELETE read the user's edges
+    // and before the DELETE's transaction.
+    let edge = Write::Put {
+        item: Item {
+            key: keys::member_edge("acme", ResourceKind::User, &user, &gid),
+            gsi1: Some(keys::member_edge_gsi("acme", &gid, &user)),
+            ..Item::default()
+        },
+        condition: Condition::None,
+    };
+    let user_key = keys::resource("acme", ResourceKind::User, &user);
+    let deletes_user = Box::new(move |writes: &[Write]| {
+        writes
+            .iter()
+            .any(|w| matches!(w, Write::Delete { key, .. } if *key == user_key))
+    });
+    store.before(deletes_user, vec![edge]);
+    c.delete(&format!("/Users/{user}")).await.expect(204);
+    assert!(store.fired());
+    let group = c.get(&format!("/Groups/{gid}")).await.expect(200);
+    assert_eq!(member_values(&group.body), Vec::<String>::new());
+    let filter = format!("members.value eq \"{user}\"");
+    assert_eq!(c.ids_where("/Groups", &filter).await, Vec::<String>::new());
 }
 
 #[tokio::test]

@@ -193,7 +193,7 @@ async fn a_failed_request_is_logged_with_its_scim_type_and_the_dialect_rules_tha
 }
 
 #[tokio::test]
-async fn recording_is_one_write_apart_from_the_request() {
+async fn recording_is_the_audit_record_and_the_events_ride_in_the_requests_transaction() {
     let srv = TestServer::start().await;
     let out = srv
         .call(
@@ -203,10 +203,14 @@ async fn recording_is_one_write_apart_from_the_request() {
         )
         .await;
     assert_eq!(out.response.status, 201);
+    // One transaction: the user, its userName marker, its counter and the outbox item of its
+    // joiner.
     assert_eq!((out.usage.calls, out.usage.transactions), (1, 1));
-    // The audit record (one single write) and, locally, the outbox item (one more).
-    assert_eq!(out.recording.calls, 2);
-    assert_eq!(out.recording.single_writes, 2);
+    assert_eq!(out.usage.items_written, 4);
+    assert_eq!(out.events.len(), 1);
+    // Apart from it, the audit record: one single write.
+    assert_eq!(out.recording.calls, 1);
+    assert_eq!(out.recording.single_writes, 1);
     let get = srv
         .call(Method::Get, &format!("/Users/{}", out.changes[0].id), None)
         .await;

@@ -43,12 +43,7 @@ async fn set_rule(srv: &TestServer, group: &str, roles: &[&str]) -> usize {
 }
 
 async fn effective(srv: &TestServer, user: &str) -> Vec<String> {
-    let ctx = scim_shared::ops::Ctx {
-        tenant: "acme",
-        store: &*srv.store,
-        base_url: "",
-        limits: srv.service.limits(),
-    };
+    let ctx = scim_shared::ops::Ctx::new("acme", &*srv.store, srv.service.limits());
     scim_shared::ops::effective_roles::of_user(&ctx, user)
         .await
         .expect("effective roles")

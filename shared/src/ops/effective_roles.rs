@@ -10,14 +10,17 @@
 use std::collections::BTreeSet;
 
 use super::Ctx;
+use super::announce::Announcer;
 use super::list::lookup;
 use super::members;
 use super::resources::load_with_edges;
+use crate::clock;
 use crate::error::{ScimError, ScimResult};
 use crate::keys::{self, Unique};
-use crate::lifecycle::{self, AttributeChange, Change, Event, Origin};
+use crate::lifecycle::{self, AttributeChange, Change, Event};
 use crate::roles::{self, RoleRule, RoleRules, RolesError};
 use crate::schema::ResourceKind;
+use crate::store::{MAX_TRANSACTION_BYTES, MAX_TRANSACTION_WRITES, Write};
 
 impl From<RolesError> for ScimError {
     fn from(e: RolesError) -> Self {
@@ -199,10 +202,12 @@ async fn resolve_group(ctx: &Ctx<'_>, group: &str) -> ScimResult<(String, String
 
 /// Sets the rule of `group` (id or displayName) to grant `grant`, or removes it when `grant` is
 /// `None`, and returns the movers of the members whose effective roles changed (one Query per
-/// member: the rules apply to the whole group).
+/// member: the rules apply to the whole group), announced by `announcer`. The rules and the
+/// movers are stored in one transaction when they fit in one (up to about 10,000 movers), else
+/// the rules first and the movers' outbox items after them.
 pub async fn update_rule(
     ctx: &Ctx<'_>,
-    origin: Origin<'_>,
+    announcer: &Announcer<'_>,
     group: &str,
     grant: Option<BTreeSet<String>>,
 ) -> ScimResult<RuleUpdate> {
@@ -239,7 +244,9 @@ pub async fn update_rule(
             (id, removed)
         }
     };
-    let revision = roles::save(ctx.store, ctx.tenant, &after).await?;
+    let (_, revision) = roles::write_of(ctx.tenant, &after)?;
+    let time = clock::format(announcer.at);
+    let origin = announcer.origin(ctx.tenant, &time);
     let mut events = Vec::new();
     for (kind, user) in members::read_edges(ctx, &group_id).await? {
         if kind != ResourceKind::User {
@@ -259,7 +266,20 @@ pub async fn update_rule(
             events.push(lifecycle::role_mover(origin, &user, &cause, change));
         }
     }
-    Ok(RuleUpdate { rule, events })
+    let announced = announcer.store(ctx.tenant, events);
+    let bytes: usize = announced.writes.iter().map(Write::size).sum();
+    if announced.writes.len() < MAX_TRANSACTION_WRITES && bytes < MAX_TRANSACTION_BYTES / 2 {
+        roles::save_with(ctx.store, ctx.tenant, &after, announced.writes).await?;
+    } else {
+        roles::save(ctx.store, ctx.tenant, &after).await?;
+        for write in announced.writes {
+            ctx.store.transact(vec![write]).await?;
+        }
+    }
+    Ok(RuleUpdate {
+        rule,
+        events: announced.events,
+    })
 }
 
 /// A user's effective roles now: the rules, then one Query of its partition.

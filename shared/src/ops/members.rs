@@ -12,7 +12,9 @@ use crate::filter::{CompareOp, Filter, parse_patch_path};
 use crate::keys;
 use crate::patch::{OpKind, PatchOp};
 use crate::schema::{GROUP, ResourceKind, strip_prefix_ignore_case};
-use crate::store::{Condition, Index, Item, Key, MAX_BATCH_GET, Query, Write};
+use crate::store::{
+    Condition, Index, Item, Key, MAX_BATCH_GET, MAX_TRANSACTION_WRITES, Query, Write,
+};
 
 /// Page size for reading a group's edges.
 const EDGE_PAGE: usize = 1000;
@@ -325,20 +327,31 @@ async fn resolve_kinds(
     }
 }
 
-/// The edge writes of a plan (puts and deletes are idempotent, so a retried request converges).
+/// The edge writes of a plan. Each added member's edge comes right after a check that the member
+/// still exists, at an even position, so that transactions of an even number of writes keep the
+/// two together: an edge is never written for a member deleted since the plan read it (a DELETE
+/// sweeps the edges that committed before it, [`sweep_group_edges`]). Puts and deletes are
+/// idempotent, so a retried request converges.
 pub fn edge_writes(tenant: &str, group_id: &str, plan: &EdgePlan) -> Vec<Write> {
-    let puts = plan.add.iter().map(|(id, kind)| Write::Put {
-        item: Item {
-            key: keys::member_edge(tenant, *kind, id, group_id),
-            gsi1: Some(keys::member_edge_gsi(tenant, group_id, id)),
-            body: plan
-                .display
-                .get(id)
-                .map(|d| json!({ "display": d }).to_string())
-                .unwrap_or_default(),
-            ..Item::default()
-        },
-        condition: Condition::None,
+    let puts = plan.add.iter().flat_map(|(id, kind)| {
+        let check = Write::Check {
+            key: keys::resource(tenant, *kind, id),
+            condition: Condition::Exists,
+        };
+        let put = Write::Put {
+            item: Item {
+                key: keys::member_edge(tenant, *kind, id, group_id),
+                gsi1: Some(keys::member_edge_gsi(tenant, group_id, id)),
+                body: plan
+                    .display
+                    .get(id)
+                    .map(|d| json!({ "display": d }).to_string())
+                    .unwrap_or_default(),
+                ..Item::default()
+            },
+            condition: Condition::None,
+        };
+        [check, put]
     });
     let deletes = plan
         .remove
@@ -416,6 +429,33 @@ pub async fn group_edges(ctx: &Ctx<'_>, kind: ResourceKind, id: &str) -> ScimRes
         Query::new(Index::Primary, pk, keys::GROUP_PREFIX, EDGE_PAGE),
     )
     .await
+}
+
+/// Deletes the edges left in a deleted resource's partition: the ones a concurrent membership
+/// change committed after the DELETE read them. Edges that commit later fail their member check
+/// ([`edge_writes`]), so after this no membership of the resource can appear.
+pub async fn sweep_group_edges(ctx: &Ctx<'_>, kind: ResourceKind, id: &str) -> ScimResult<()> {
+    let deletes: Vec<Write> = group_edges(ctx, kind, id)
+        .await?
+        .into_iter()
+        .map(|e| Write::Delete {
+            key: e.key,
+            condition: Condition::None,
+        })
+        .collect();
+    for chunk in deletes.chunks(MAX_TRANSACTION_WRITES) {
+        ctx.store.transact(chunk.to_vec()).await?;
+    }
+    Ok(())
+}
+
+/// The error of a membership change whose member was deleted while it ran (its check failed).
+pub fn member_vanished() -> ScimError {
+    ScimError::InvalidValue(
+        "a member of the request was deleted while the request ran: it is not a user or group \
+         of this tenant"
+            .into(),
+    )
 }
 
 /// The `groups` value of a user from its edge items: its direct memberships.

@@ -1,6 +1,7 @@
 //! The SCIM operations: pure protocol semantics over the item-level store. Each function takes a
 //! [`Ctx`] (tenant, store, base URL, limits) and the parsed request, and returns a response.
 
+mod announce;
 pub mod bulk;
 pub mod cursor;
 mod discovery;
@@ -11,6 +12,7 @@ pub(crate) mod members;
 mod resources;
 mod stored;
 
+pub use announce::{Announcer, Committed};
 pub use discovery::{resource_type, resource_types, schema, schemas, service_provider_config};
 pub use emergency::{Logout, emergency_logout};
 pub use list::{list, search};
@@ -52,6 +54,33 @@ pub struct Ctx<'a> {
     /// Absolute base URL, e.g. `https://host/scim/v2`.
     pub base_url: &'a str,
     pub limits: &'a Limits,
+    /// Announces the changes the operation commits (their events go into the same
+    /// transaction); `None`: the changes give no event.
+    pub announcer: Option<Announcer<'a>>,
+}
+
+impl<'a> Ctx<'a> {
+    /// A context without base URL (relative `location`s) that announces nothing.
+    pub fn new(tenant: &'a str, store: &'a dyn Store, limits: &'a Limits) -> Self {
+        Ctx {
+            tenant,
+            store,
+            base_url: "",
+            limits,
+            announcer: None,
+        }
+    }
+
+    pub fn with_base_url(self, base_url: &'a str) -> Self {
+        Ctx { base_url, ..self }
+    }
+
+    pub fn announcing(self, announcer: Announcer<'a>) -> Self {
+        Ctx {
+            announcer: Some(announcer),
+            ..self
+        }
+    }
 }
 
 /// How long an update without If-Match keeps trying when concurrent writes keep winning the race

@@ -2,6 +2,7 @@
 
 use serde_json::{Value, json};
 
+use super::announce::{self, Committed};
 use super::members::{self, EdgePlan, MemberChange};
 use super::stored::{Stored, etag_matches};
 use super::{Attempts, Ctx};
@@ -233,7 +234,8 @@ fn marker_writes(
 
 /// What a write of one resource failed on.
 enum CommitError {
-    /// The resource item's own condition (its version) failed.
+    /// The resource item's own condition (its version) failed, or a concurrent transaction
+    /// on the same items made the store give up: read again and recompute.
     Version,
     Scim(ScimError),
 }
@@ -266,14 +268,22 @@ async fn commit(
         (Vec::new(), edges)
     };
     if order != EdgeOrder::WithOrAfter {
-        write_edges(ctx, &separate).await?;
+        write_edges(ctx, &separate)
+            .await
+            .map_err(CommitError::Scim)?;
     }
     let guards: Vec<Option<Unique>> = primary.iter().map(|(_, u)| *u).collect();
     let mut writes: Vec<Write> = primary.into_iter().map(|(w, _)| w).collect();
     writes.extend(inline);
     match ctx.store.transact(writes).await {
         Ok(()) => {}
-        Err(StoreError::ConditionFailed { index: 0 }) => return Err(CommitError::Version),
+        Err(StoreError::ConditionFailed { index: 0 } | StoreError::Conflict) => {
+            return Err(CommitError::Version);
+        }
+        // Past the resource's own writes, only the member checks of edges have conditions.
+        Err(StoreError::ConditionFailed { index }) if index >= guards.len() => {
+            return Err(CommitError::Scim(members::member_vanished()));
+        }
         Err(StoreError::ConditionFailed { index }) => {
             let attr = guards
                 .get(index)
@@ -287,18 +297,22 @@ async fn commit(
         Err(e) => return Err(CommitError::Scim(e.into())),
     }
     if order == EdgeOrder::WithOrAfter {
-        write_edges(ctx, &separate).await?;
+        write_edges(ctx, &separate)
+            .await
+            .map_err(CommitError::Scim)?;
     }
     Ok(())
 }
 
-/// Writes membership edges in transactions of at most 100 (each edge write is idempotent).
-async fn write_edges(ctx: &Ctx<'_>, edges: &[Write]) -> Result<(), CommitError> {
+/// Writes membership edges in transactions of at most 100 (an even number: a member's check and
+/// its edge stay together; each edge write is idempotent).
+async fn write_edges(ctx: &Ctx<'_>, edges: &[Write]) -> ScimResult<()> {
     for chunk in edges.chunks(MAX_TRANSACTION_WRITES) {
-        ctx.store
-            .transact(chunk.to_vec())
-            .await
-            .map_err(|e| CommitError::Scim(e.into()))?;
+        match ctx.store.transact(chunk.to_vec()).await {
+            Ok(()) => {}
+            Err(StoreError::ConditionFailed { .. }) => return Err(members::member_vanished()),
+            Err(e) => return Err(e.into()),
+        }
     }
     Ok(())
 }
@@ -313,7 +327,7 @@ pub async fn create(
     ctx: &Ctx<'_>,
     kind: ResourceKind,
     req: &ScimRequest,
-) -> ScimResult<(ScimResponse, Change)> {
+) -> ScimResult<(ScimResponse, Committed)> {
     let (mut doc, member_ids) = document_of(kind, req)?;
     let id = uuid::Uuid::now_v7().to_string();
     if let Some(o) = doc.as_object_mut() {
@@ -349,10 +363,23 @@ pub async fn create(
         None,
     ));
     let edges = members::edge_writes(ctx.tenant, &id, &plan);
+    let change = Change {
+        kind,
+        id: id.clone(),
+        version: stored.version,
+        old: None,
+        new: Some(stored.doc.clone()),
+        members_added: plan.add.iter().map(|(m, k)| (m.clone(), *k)).collect(),
+        members_removed: Vec::new(),
+    };
+    let mut announced = announce::change(ctx, &change).await?;
+    primary.extend(announced.writes.drain(..).map(|w| (w, None)));
     match commit(ctx, primary, edges, EdgeOrder::WithOrAfter).await {
         Ok(()) => {}
         Err(CommitError::Version) => {
-            return Err(ScimError::Internal("identifier collision".into()));
+            return Err(ScimError::Unavailable(
+                "the new resource could not be written; retry".into(),
+            ));
         }
         Err(CommitError::Scim(e)) => return Err(e),
     }
@@ -368,17 +395,8 @@ pub async fn create(
                 .collect(),
         )),
     };
-    let change = Change {
-        kind,
-        id: id.clone(),
-        version: stored.version,
-        old: None,
-        new: Some(stored.doc.clone()),
-        members_added: plan.add.into_iter().collect(),
-        members_removed: Vec::new(),
-    };
     let response = respond_with(ctx, 201, &stored, derived, &projection_of(req));
-    Ok((response, change))
+    Ok((response, announced.committed(change)))
 }
 
 /// GET /Users/{id}, GET /Groups/{id}.
@@ -467,15 +485,15 @@ type Update = (Value, Vec<MemberChange>);
 
 /// Runs an update: load, check If-Match, compute, write with a version condition. Without
 /// If-Match, a concurrent write that won the race makes it recompute from the new state.
-/// Returns the new state, the edges read with the old one, and what changed (`None` when the
-/// request changed nothing).
+/// Returns the new state, the edges read with the old one, and what changed with its events
+/// (`None` when the request changed nothing).
 async fn update<F>(
     ctx: &Ctx<'_>,
     kind: ResourceKind,
     id: &str,
     req: &ScimRequest,
     compute: F,
-) -> ScimResult<(Stored, Vec<Item>, Option<Change>)>
+) -> ScimResult<(Stored, Vec<Item>, Option<Committed>)>
 where
     F: Fn(&Stored) -> ScimResult<Update>,
 {
@@ -491,7 +509,7 @@ where
             return Ok((old, edges_of_old, None));
         }
         if !doc_changed && req.if_match.is_none() {
-            return record_membership(ctx, old, edges_of_old, plan, &edges, &mut attempts).await;
+            return record_membership(ctx, old, edges_of_old, plan, edges, &mut attempts).await;
         }
         if let Some(o) = doc.as_object_mut() {
             o.insert("id".into(), Value::from(id));
@@ -516,55 +534,53 @@ where
             None,
         )];
         primary.extend(marker_writes(ctx, kind, id, Some(&old.doc), Some(&new.doc)));
+        let change = updated(old.doc, &new, &plan);
+        let mut announced = announce::change(ctx, &change).await?;
+        primary.extend(announced.writes.drain(..).map(|w| (w, None)));
         // The edges join the version's transaction when everything fits in one, so a write that
         // loses the race applies nothing; past that they follow the version.
         match commit(ctx, primary, edges, EdgeOrder::WithOrAfter).await {
-            Ok(()) => {
-                let change = updated(old.doc, &new, plan);
-                return Ok((new, edges_of_old, Some(change)));
-            }
+            Ok(()) => return Ok((new, edges_of_old, Some(announced.committed(change)))),
             Err(e) => retry_after(e, req)?,
         }
     }
     Err(still_changing())
 }
 
-/// The change an update made.
-fn updated(old: Value, new: &Stored, plan: EdgePlan) -> Change {
+/// The change an update makes.
+fn updated(old: Value, new: &Stored, plan: &EdgePlan) -> Change {
+    let listed = |m: &std::collections::BTreeMap<String, ResourceKind>| -> Vec<_> {
+        m.iter().map(|(id, k)| (id.clone(), *k)).collect()
+    };
+    let mut members_removed = listed(&plan.remove);
+    members_removed.retain(|(m, _)| !plan.add.contains_key(m));
     Change {
         kind: new.kind,
         id: new.id.clone(),
         version: new.version,
         old: Some(old),
         new: Some(new.doc.clone()),
-        members_removed: plan
-            .remove
-            .into_iter()
-            .filter(|(m, _)| !plan.add.contains_key(m))
-            .collect(),
-        members_added: plan.add.into_iter().collect(),
+        members_removed,
+        members_added: listed(&plan.add),
     }
 }
 
-/// A membership-only change without If-Match: the edges first (items of their own, written
-/// idempotently, so concurrent changes to one group never contend for them), then the group's
-/// new version and `lastModified` as one conditional write of the group item. When a concurrent
-/// change wins that write, only the version is read again (never the edges or the plan) and
-/// written again, after a pause, while the budget lasts. Many IdP requests changing one group's
-/// members at once thus all succeed; a request that spends its budget answers 503 with its
-/// members already applied, and the IdP's retry converges.
+/// A membership-only change without If-Match: the group's new version and `lastModified`, the
+/// edges and the events as one transaction, the group item's version its only condition. When a
+/// concurrent change wins that write, only the version is read again (never the edges or the
+/// plan) and the transaction written again, after a pause, while the budget lasts. Many IdP
+/// requests changing one group's members at once thus all succeed, and one that spends its
+/// budget answers 503 having applied nothing. A change of more edges than one transaction holds
+/// writes them first (each edge write is idempotent) and the version with the events last: if
+/// that spends its budget, the 503 leaves the edges, and the IdP's retry announces them.
 async fn record_membership(
     ctx: &Ctx<'_>,
     mut current: Stored,
     edges_of_old: Vec<Item>,
     plan: EdgePlan,
-    edges: &[Write],
+    mut edges: Vec<Write>,
     attempts: &mut Attempts,
-) -> ScimResult<(Stored, Vec<Item>, Option<Change>)> {
-    write_edges(ctx, edges).await.map_err(|e| match e {
-        CommitError::Scim(e) => e,
-        CommitError::Version => still_changing(),
-    })?;
+) -> ScimResult<(Stored, Vec<Item>, Option<Committed>)> {
     let old = current.doc.clone();
     loop {
         let mut doc = current.doc.clone();
@@ -574,19 +590,31 @@ async fn record_membership(
             doc,
             ..current.clone()
         };
-        let write = Write::Put {
+        let change = updated(old.clone(), &new, &plan);
+        let mut announced = announce::change(ctx, &change).await?;
+        let mut writes = vec![Write::Put {
             item: new.to_item(ctx.tenant),
             condition: Condition::VersionIs(current.version),
-        };
-        match ctx.store.transact(vec![write]).await {
-            Ok(()) => {
-                let change = updated(old, &new, plan);
-                return Ok((new, edges_of_old, Some(change)));
-            }
-            Err(StoreError::ConditionFailed { .. }) if attempts.next().await => {
+        }];
+        writes.append(&mut announced.writes);
+        if writes.len() + edges.len() <= MAX_TRANSACTION_WRITES {
+            writes.extend(edges.iter().cloned());
+        } else if !edges.is_empty() {
+            write_edges(ctx, &edges).await?;
+            edges.clear();
+        }
+        match ctx.store.transact(writes).await {
+            Ok(()) => return Ok((new, edges_of_old, Some(announced.committed(change)))),
+            Err(StoreError::ConditionFailed { index: 0 } | StoreError::Conflict)
+                if attempts.next().await =>
+            {
                 current = load(ctx, current.kind, &current.id).await?;
             }
-            Err(StoreError::ConditionFailed { .. }) => return Err(still_changing()),
+            Err(StoreError::ConditionFailed { index: 0 } | StoreError::Conflict) => {
+                return Err(still_changing());
+            }
+            // The group's write is the only other condition than the member checks.
+            Err(StoreError::ConditionFailed { .. }) => return Err(members::member_vanished()),
             Err(e) => return Err(e.into()),
         }
     }
@@ -598,7 +626,7 @@ pub async fn replace(
     kind: ResourceKind,
     id: &str,
     req: &ScimRequest,
-) -> ScimResult<(ScimResponse, Option<Change>)> {
+) -> ScimResult<(ScimResponse, Option<Committed>)> {
     let (doc, member_ids) = document_of(kind, req)?;
     let rt = ResourceType::of(kind);
     let (stored, edges, change) = update(ctx, kind, id, req, |old| {
@@ -632,7 +660,7 @@ pub async fn patch(
     kind: ResourceKind,
     id: &str,
     req: &ScimRequest,
-) -> ScimResult<(ScimResponse, Option<Change>)> {
+) -> ScimResult<(ScimResponse, Option<Committed>)> {
     let ops = patch::parse_request(&req.json()?)?;
     let (doc_ops, changes) = match kind {
         ResourceKind::Group => members::split_ops(ops)?,
@@ -698,23 +726,29 @@ pub async fn delete(
     kind: ResourceKind,
     id: &str,
     req: &ScimRequest,
-) -> ScimResult<(ScimResponse, Change)> {
+) -> ScimResult<(ScimResponse, Committed)> {
     let mut attempts = Attempts::new();
     while attempts.next().await {
         let (stored, edges) = load_with_edges(ctx, kind, id).await?;
         check_if_match(req, &stored)?;
-        match delete_stored(ctx, &stored, edges).await {
+        let change = Change {
+            kind,
+            id: stored.id.clone(),
+            version: stored.version + 1,
+            old: Some(stored.doc.clone()),
+            new: None,
+            members_added: Vec::new(),
+            members_removed: Vec::new(),
+        };
+        let announced = announce::change(ctx, &change).await?;
+        match delete_stored(ctx, &stored, edges, announced.writes).await {
             Ok(()) => {
-                let change = Change {
-                    kind,
-                    id: stored.id,
-                    version: stored.version + 1,
-                    old: Some(stored.doc),
-                    new: None,
-                    members_added: Vec::new(),
-                    members_removed: Vec::new(),
+                members::sweep_group_edges(ctx, kind, &stored.id).await?;
+                let committed = Committed {
+                    change,
+                    events: announced.events,
                 };
-                return Ok((ScimResponse::empty(204), change));
+                return Ok((ScimResponse::empty(204), committed));
             }
             Err(e) => retry_after(e, req)?,
         }
@@ -722,7 +756,13 @@ pub async fn delete(
     Err(still_changing())
 }
 
-async fn delete_stored(ctx: &Ctx<'_>, stored: &Stored, own: Vec<Item>) -> Result<(), CommitError> {
+/// Deletes a resource, its markers and edges, with `outbox` (its events) in its transaction.
+async fn delete_stored(
+    ctx: &Ctx<'_>,
+    stored: &Stored,
+    own: Vec<Item>,
+    outbox: Vec<Write>,
+) -> Result<(), CommitError> {
     let edges = edges_involving(ctx, stored, own)
         .await
         .map_err(CommitError::Scim)?;
@@ -747,5 +787,6 @@ async fn delete_stored(ctx: &Ctx<'_>, stored: &Stored, own: Vec<Item>) -> Result
         },
         None,
     ));
+    primary.extend(outbox.into_iter().map(|w| (w, None)));
     commit(ctx, primary, edges, EdgeOrder::WithOrBefore).await
 }

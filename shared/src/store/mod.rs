@@ -114,6 +114,14 @@ impl Write {
             Write::Delete { key, .. } | Write::Check { key, .. } | Write::Add { key, .. } => key,
         }
     }
+
+    /// Bytes of the item a put stores, as [`item_size`] counts them; 0 for other writes.
+    pub fn size(&self) -> usize {
+        match self {
+            Write::Put { item, .. } => item_size(item),
+            _ => 0,
+        }
+    }
 }
 
 /// Which index a query reads.
@@ -235,13 +243,11 @@ pub(crate) fn check_transaction(writes: &[Write]) -> Result<(), StoreError> {
     }
     let mut total = 0;
     for (index, w) in writes.iter().enumerate() {
-        if let Write::Put { item, .. } = w {
-            let bytes = item_size(item);
-            if bytes > MAX_ITEM_BYTES {
-                return Err(StoreError::ItemTooLarge { index, bytes });
-            }
-            total += bytes;
+        let bytes = w.size();
+        if bytes > MAX_ITEM_BYTES {
+            return Err(StoreError::ItemTooLarge { index, bytes });
         }
+        total += bytes;
     }
     if total > MAX_TRANSACTION_BYTES {
         return Err(StoreError::Limit(format!(
