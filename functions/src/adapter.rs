@@ -4,8 +4,12 @@
 //!
 //! The tenant comes only from the authorizer's context (`requestContext.authorizer.tenantId`),
 //! never from the request; a request without it is refused with 401.
+//!
+//! Each event is handled inside its invocation span (both request ids on every log line, see
+//! [`crate::telemetry`]) and, when metrics are on, ends with its EMF line ([`crate::metrics`]).
 
 use std::sync::Arc;
+use std::time::Instant;
 
 use lambda_http::http::{HeaderMap, HeaderValue, StatusCode, header};
 use lambda_http::request::RequestContext;
@@ -17,8 +21,10 @@ use scim_shared::router;
 use scim_shared::service::Service;
 use scim_shared::tenant::{Principal, TenantSettings};
 use serde_json::Value;
+use tracing::Instrument;
 
 use crate::catalog::Function;
+use crate::{metrics, telemetry};
 
 /// Where the API is mounted, below the stage (or a custom domain's base path).
 pub const BASE_PATH: &str = "/scim/v2";
@@ -34,6 +40,8 @@ pub struct Handler {
     function: &'static Function,
     /// Public base URL (`SCIM_PUBLIC_URL`, e.g. a custom domain); derived from the event when unset.
     public_url: Option<String>,
+    /// The namespace of the per-request EMF line; none, no line.
+    metrics_namespace: Option<String>,
 }
 
 impl Handler {
@@ -46,7 +54,14 @@ impl Handler {
             service,
             function,
             public_url: public_url.filter(|u| !u.is_empty()),
+            metrics_namespace: None,
         }
+    }
+
+    /// Prints one EMF line per request, in this namespace.
+    pub fn with_metrics(mut self, namespace: impl Into<String>) -> Self {
+        self.metrics_namespace = Some(namespace.into());
+        self
     }
 
     pub fn function(&self) -> &'static Function {
@@ -56,17 +71,39 @@ impl Handler {
     /// Answers one proxy event. Never fails: every problem is a SCIM error response, a panic
     /// included (a 500 for this event only; the sandbox goes on serving).
     pub async fn handle(&self, request: Request) -> Response<Body> {
+        let started = Instant::now();
+        let span = telemetry::request_span(&request);
         let response = catch_panic(self.answer(&request))
+            .instrument(span.clone())
             .await
             .unwrap_or_else(|panicked| {
-                tracing::error!(
-                    function = self.function.binary,
-                    method = request.method().as_str(),
-                    "the request panicked; answered 500"
-                );
+                span.in_scope(|| {
+                    tracing::error!(
+                        function = self.function.binary,
+                        method = request.method().as_str(),
+                        "the request panicked; answered 500"
+                    )
+                });
                 ScimResponse::error(&panicked.into())
             });
+        if let Some(namespace) = &self.metrics_namespace {
+            let sample = metrics::Sample {
+                operation: self.operation_name(&request),
+                latency: started.elapsed(),
+                status: response.status,
+            };
+            metrics::emit(namespace, &sample);
+        }
         into_response(&response)
+    }
+
+    /// The metrics' `Operation` of a request: the router's name of its operation, or the
+    /// function's binary for a request the router does not know.
+    fn operation_name(&self, request: &Request) -> &'static str {
+        scim_path(request.raw_http_path())
+            .zip(Method::parse(request.method().as_str()))
+            .and_then(|(path, method)| router::route_request(method, &path).ok())
+            .map_or(self.function.binary, |routed| routed.operation.name())
     }
 
     async fn answer(&self, request: &Request) -> ScimResponse {

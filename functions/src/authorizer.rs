@@ -98,6 +98,17 @@ pub async fn authorize(
     Ok(response)
 }
 
+/// The HTTP status an answer becomes at API Gateway, for the authorizer's metrics: an allow
+/// lets the request through (200 here), `Unauthorized` is API Gateway's 401 (a refusal, normal
+/// traffic), anything else its 500 (an authorizer error).
+pub fn status(answer: &Result<AuthorizerResponse, AuthorizerError>) -> u16 {
+    match answer {
+        Ok(_) => 200,
+        Err(AuthorizerError::Unauthorized) => 401,
+        Err(_) => 500,
+    }
+}
+
 /// `arn:aws:execute-api:region:account:apiId/stage/*/*` from the method ARN of the request
 /// (`arn:aws:execute-api:region:account:apiId/stage/METHOD/path...`).
 pub fn whole_api_arn(method_arn: &str) -> Option<String> {

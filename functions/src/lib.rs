@@ -6,17 +6,22 @@
 //! ([`emergency`]) and the per-sandbox initialisation ([`run`], [`run_authorizer`],
 //! [`run_events`], [`run_emergency_logout`]). All SCIM logic is in `scim-shared`.
 //!
-//! Initialisation happens once per sandbox and makes no network call: JSON logs, the AWS
-//! configuration from the environment Lambda sets, the DynamoDB client for `TABLE_NAME` and,
-//! where events are published, the EventBridge client for `EVENT_BUS_NAME`.
+//! Initialisation happens once per sandbox and makes no network call: JSON logs
+//! ([`telemetry`]), the AWS configuration from the environment Lambda sets, the DynamoDB client
+//! for `TABLE_NAME` and, where events are published, the EventBridge client for
+//! `EVENT_BUS_NAME`. The API Gateway functions and the authorizer handle each event inside a
+//! span with its request ids and print one EMF line per event ([`metrics`]).
 
 pub mod adapter;
 pub mod authorizer;
 pub mod catalog;
 pub mod emergency;
 pub mod events;
+pub mod metrics;
+pub mod telemetry;
 
 use std::sync::Arc;
+use std::time::Instant;
 
 use aws_lambda_events::event::dynamodb::Event as StreamEvent;
 use lambda_http::aws_lambda_events::apigw::ApiGatewayCustomAuthorizerRequestTypeRequest;
@@ -25,7 +30,7 @@ use scim_shared::ops::Limits;
 use scim_shared::service::Service;
 use scim_shared::store::DynamoStore;
 use scim_shared::store::Store;
-use tracing_subscriber::filter::LevelFilter;
+use tracing::Instrument;
 
 pub use adapter::Handler;
 pub use catalog::*;
@@ -56,7 +61,9 @@ pub fn run(function: &'static Function) -> Result<(), RunError> {
     block_on(async {
         let service = service_from_env().await?;
         let public_url = std::env::var(PUBLIC_URL_ENV).ok();
-        let handler = Arc::new(Handler::new(service, function, public_url));
+        let handler = Arc::new(
+            Handler::new(service, function, public_url).with_metrics(metrics::namespace_from_env()),
+        );
         lambda_http::run(lambda_http::service_fn(move |request| {
             let handler = handler.clone();
             async move { Ok::<_, std::convert::Infallible>(handler.handle(request).await) }
@@ -70,10 +77,27 @@ pub fn run(function: &'static Function) -> Result<(), RunError> {
 pub fn run_authorizer() -> Result<(), RunError> {
     block_on(async {
         let service = service_from_env().await?;
+        let namespace = Arc::new(metrics::namespace_from_env());
         lambda_runtime::run(lambda_runtime::service_fn(
             move |event: LambdaEvent<ApiGatewayCustomAuthorizerRequestTypeRequest>| {
-                let service = service.clone();
-                async move { authorizer::authorize(&service, &event.payload).await }
+                let (service, namespace) = (service.clone(), namespace.clone());
+                async move {
+                    let started = Instant::now();
+                    let span = telemetry::invocation_span(
+                        Some(&event.context.request_id),
+                        event.payload.request_context.request_id.as_deref(),
+                    );
+                    let answer = authorizer::authorize(&service, &event.payload)
+                        .instrument(span)
+                        .await;
+                    let sample = metrics::Sample {
+                        operation: metrics::AUTHORIZE_OPERATION,
+                        latency: started.elapsed(),
+                        status: authorizer::status(&answer),
+                    };
+                    metrics::emit(&namespace, &sample);
+                    answer
+                }
             },
         ))
         .await
@@ -110,41 +134,36 @@ pub fn run_emergency_logout() -> Result<(), RunError> {
             Arc::new(event_bridge_from_env()?),
             emergency::EMERGENCY_RETRY,
         ));
-        lambda_http::run(lambda_http::service_fn(move |request| {
-            let handler = handler.clone();
-            async move { Ok::<_, std::convert::Infallible>(handler.handle(request).await) }
-        }))
+        let namespace = Arc::new(metrics::namespace_from_env());
+        lambda_http::run(lambda_http::service_fn(
+            move |request: lambda_http::Request| {
+                let (handler, namespace) = (handler.clone(), namespace.clone());
+                async move {
+                    let started = Instant::now();
+                    let span = telemetry::request_span(&request);
+                    let response = handler.handle(request).instrument(span).await;
+                    let sample = metrics::Sample {
+                        operation: metrics::EMERGENCY_LOGOUT_OPERATION,
+                        latency: started.elapsed(),
+                        status: response.status().as_u16(),
+                    };
+                    metrics::emit(&namespace, &sample);
+                    Ok::<_, std::convert::Infallible>(response)
+                }
+            },
+        ))
         .await
         .map_err(|e| RunError::Lambda(e.to_string()))
     })
 }
 
 fn block_on<F: Future<Output = Result<(), RunError>>>(f: F) -> Result<(), RunError> {
-    init_logging();
+    telemetry::init_logging();
     scim_shared::boundary::log_panics();
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?
         .block_on(f)
-}
-
-/// JSON lines on stdout (CloudWatch Logs) at the level `RUST_LOG` names (`error`, `warn`,
-/// `info`, `debug`; default `info`). A plain level rather than an `EnvFilter`: its directive
-/// language needs a regex engine in every binary, and template.yaml sets one level anyway.
-fn init_logging() {
-    let level = std::env::var("RUST_LOG")
-        .ok()
-        .and_then(|l| l.trim().parse::<LevelFilter>().ok())
-        .unwrap_or(LevelFilter::INFO);
-    tracing_subscriber::fmt()
-        .json()
-        .flatten_event(true)
-        .with_current_span(false)
-        .with_span_list(false)
-        .with_target(false)
-        .without_time()
-        .with_max_level(level)
-        .init();
 }
 
 fn table_name() -> Result<String, RunError> {

@@ -331,15 +331,324 @@ fn api_gateways_own_answers_are_scim_errors() {
     );
 }
 
+/// The two branches of an `!If [condition, then, else]`.
+fn if_branches<'a>(v: &'a Yaml, condition: &str) -> (&'a Yaml, &'a Yaml) {
+    let Yaml::Tagged(t) = v else {
+        panic!("not an !If: {v:?}")
+    };
+    assert_eq!(t.tag, "If");
+    match t.value.as_sequence().map(Vec::as_slice) {
+        Some([c, then, otherwise]) if render(c) == condition => (then, otherwise),
+        _ => panic!("not !If [{condition}, ..., ...]: {v:?}"),
+    }
+}
+
 #[test]
-fn the_output_is_the_tenant_url_base() {
+fn the_output_is_the_tenant_url_base_on_the_custom_domain_when_there_is_one() {
     let t = template();
-    let url = at(&t, &["Outputs", "TenantUrl", "Value"]).map(render);
+    let url = at(&t, &["Outputs", "TenantUrl", "Value"]).expect("TenantUrl");
+    let (domain, api) = if_branches(url, "HasDomain");
     assert_eq!(
-        url.as_deref(),
-        Some("https://${Api}.execute-api.${AWS::Region}.amazonaws.com/${StageName}/scim/v2")
+        render(domain),
+        format!("https://${{DomainName}}{BASE_PATH}")
     );
-    assert!(url.is_some_and(|u| u.ends_with(BASE_PATH)));
+    assert_eq!(
+        render(api),
+        format!(
+            "https://${{Api}}.execute-api.${{AWS::Region}}.amazonaws.com/${{StageName}}{BASE_PATH}"
+        )
+    );
+    // The domain's root maps to the stage, so the path below the domain is the API's.
+    let mapping = at(&t, &["Resources", "ApiDomainMapping"]).expect("the base path mapping");
+    assert_eq!(str_at(mapping, &["Condition"]), Some("HasDomain"));
+    assert_eq!(at(mapping, &["Properties", "BasePath"]), None);
+    for p in ["DomainName", "CertificateArn", "HostedZoneId"] {
+        let default = at(&t, &["Parameters", p, "Default"]).map(render);
+        assert_eq!(default.as_deref(), Some(""), "{p} is optional");
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Operations: alarms, access logs, the dashboard (docs/operations.md)
+
+/// What an alarm watches, per Lambda metric: (metric name, function logical id) of each
+/// `AWS/Lambda` metric it reads, whether a single metric or in metric math.
+fn lambda_metrics_watched(t: &Yaml) -> BTreeSet<(String, String)> {
+    let mut out = BTreeSet::new();
+    let mut add = |metric: &Yaml| {
+        if str_at(metric, &["Namespace"]) != Some("AWS/Lambda") {
+            return;
+        }
+        let name = str_at(metric, &["MetricName"])
+            .expect("MetricName")
+            .to_string();
+        for d in at(metric, &["Dimensions"])
+            .and_then(Yaml::as_sequence)
+            .into_iter()
+            .flatten()
+        {
+            if str_at(d, &["Name"]) == Some("FunctionName") {
+                let value = at(d, &["Value"]).map(render).expect("a FunctionName");
+                let id = value.trim_start_matches("${").trim_end_matches('}');
+                out.insert((name.clone(), id.to_string()));
+            }
+        }
+    };
+    for (_, alarm) in resources(t, "AWS::CloudWatch::Alarm") {
+        let p = at(alarm, &["Properties"]).expect("Properties");
+        add(p);
+        for m in at(p, &["Metrics"])
+            .and_then(Yaml::as_sequence)
+            .into_iter()
+            .flatten()
+        {
+            if let Some(metric) = at(m, &["MetricStat", "Metric"]) {
+                add(metric);
+            }
+        }
+    }
+    out
+}
+
+/// A new function cannot ship without its alarms: every function's Lambda `Errors` and
+/// `Throttles` are in an alarm, and the p99 `Duration` of every function answering API
+/// requests (bulk aside: a long Bulk request is normal, one that reaches its timeout is an
+/// error and a 504).
+#[test]
+fn every_function_is_in_its_alarms() {
+    let t = template();
+    let watched = lambda_metrics_watched(&t);
+    let missing = |metric: &str, id: &str| !watched.contains(&(metric.to_string(), id.to_string()));
+    for (id, binary, _) in functions(&t) {
+        for metric in ["Errors", "Throttles"] {
+            assert!(!missing(metric, &id), "no alarm reads {id}'s {metric}");
+        }
+        let answers_requests =
+            Function::by_binary(&binary).is_some() || binary == EMERGENCY_LOGOUT_BINARY;
+        if answers_requests && binary != scim_functions::BULK.binary {
+            assert!(
+                !missing("Duration", &id),
+                "no latency alarm reads {id}'s Duration"
+            );
+        }
+    }
+    for f in FUNCTIONS {
+        assert!(
+            functions(&t).iter().any(|(_, b, _)| b == f.binary),
+            "{} is not in template.yaml",
+            f.binary
+        );
+    }
+}
+
+/// Metric math alarms stay within CloudWatch's limit of 10 metrics, their expression reads each
+/// of them, and every alarm notifies the topic when one is given (and nobody otherwise).
+#[test]
+fn alarms_are_valid_metric_math_and_notify_the_optional_topic() {
+    let t = template();
+    let alarms = resources(&t, "AWS::CloudWatch::Alarm");
+    assert!(alarms.len() >= 10, "the alarms of docs/operations.md");
+    for (id, alarm) in alarms {
+        let p = at(alarm, &["Properties"]).expect("Properties");
+        for actions in ["AlarmActions", "OKActions"] {
+            let v = at(p, &[actions]).unwrap_or_else(|| panic!("{id} has no {actions}"));
+            let (then, otherwise) = if_branches(v, "HasAlarmTopic");
+            assert_eq!(strings(Some(then)), ["${AlarmTopicArn}"], "{id}");
+            assert_eq!(render(otherwise), "${AWS::NoValue}", "{id}");
+        }
+        assert_eq!(
+            str_at(p, &["TreatMissingData"]),
+            Some("notBreaching"),
+            "{id}: idle is fine"
+        );
+        let Some(metrics) = at(p, &["Metrics"]).and_then(Yaml::as_sequence) else {
+            continue;
+        };
+        let stats: Vec<&str> = metrics
+            .iter()
+            .filter(|m| at(m, &["MetricStat"]).is_some())
+            .map(|m| str_at(m, &["Id"]).expect("Id"))
+            .collect();
+        assert!(
+            stats.len() <= 10,
+            "{id} reads {} metrics; an alarm may read 10",
+            stats.len()
+        );
+        let returned: Vec<&Yaml> = metrics
+            .iter()
+            .filter(|m| at(m, &["ReturnData"]).and_then(Yaml::as_bool) == Some(true))
+            .collect();
+        assert_eq!(returned.len(), 1, "{id} watches one expression");
+        let expression = str_at(returned[0], &["Expression"]).expect("an expression");
+        for s in stats {
+            assert!(expression.contains(s), "{id}: {expression} ignores {s}");
+        }
+    }
+}
+
+/// The authorizer's alarm counts failures, not refusals: its Lambda errors minus the refusals
+/// its EMF line counts, in the namespace the functions write to.
+#[test]
+fn the_authorizer_alarm_leaves_refusals_out() {
+    let t = template();
+    let namespace = at(
+        &t,
+        &[
+            "Globals",
+            "Function",
+            "Environment",
+            "Variables",
+            scim_functions::metrics::NAMESPACE_ENV,
+        ],
+    )
+    .map(render)
+    .expect("the functions' metrics namespace");
+    let metrics = at(
+        &t,
+        &[
+            "Resources",
+            "AuthorizerErrorsAlarm",
+            "Properties",
+            "Metrics",
+        ],
+    )
+    .and_then(Yaml::as_sequence)
+    .expect("AuthorizerErrorsAlarm's metrics");
+    let by_id = |id: &str| {
+        metrics
+            .iter()
+            .find(|m| str_at(m, &["Id"]) == Some(id))
+            .unwrap_or_else(|| panic!("no metric {id}"))
+    };
+    assert_eq!(
+        str_at(by_id("failures"), &["Expression"]),
+        Some("errors - FILL(refusals, 0)")
+    );
+    let errors = at(by_id("errors"), &["MetricStat", "Metric"]).expect("errors");
+    assert_eq!(str_at(errors, &["MetricName"]), Some("Errors"));
+    assert_eq!(
+        at(errors, &["Dimensions"])
+            .and_then(|d| d.get(0))
+            .and_then(|d| d.get("Value"))
+            .map(render)
+            .as_deref(),
+        Some("${AuthorizerFunction}")
+    );
+    let refusals = at(by_id("refusals"), &["MetricStat", "Metric"]).expect("refusals");
+    assert_eq!(at(refusals, &["Namespace"]).map(render), Some(namespace));
+    assert_eq!(str_at(refusals, &["MetricName"]), Some("4xx"));
+    let dimension = at(refusals, &["Dimensions"])
+        .and_then(|d| d.get(0))
+        .expect("a dimension");
+    assert_eq!(
+        str_at(dimension, &["Name"]),
+        Some(scim_functions::metrics::DIMENSION)
+    );
+    assert_eq!(
+        str_at(dimension, &["Value"]),
+        Some(scim_functions::metrics::AUTHORIZE_OPERATION)
+    );
+}
+
+/// The access log is one JSON object per request with the fields docs/operations.md lists,
+/// the tenant from the authorizer's context key.
+#[test]
+fn the_access_log_is_json_with_the_tenant() {
+    let t = template();
+    let setting =
+        at(&t, &["Resources", "Api", "Properties", "AccessLogSetting"]).expect("AccessLogSetting");
+    assert_eq!(
+        at(setting, &["DestinationArn"]).map(render).as_deref(),
+        Some("${ApiAccessLogs.Arn}")
+    );
+    let group = at(
+        &t,
+        &[
+            "Resources",
+            "ApiAccessLogs",
+            "Properties",
+            "RetentionInDays",
+        ],
+    )
+    .map(render);
+    assert_eq!(group.as_deref(), Some("${LogRetentionDays}"));
+    let format = str_at(setting, &["Format"]).expect("a Format");
+    // What API Gateway puts in place of each variable: numbers for the two unquoted ones.
+    let filled = format
+        .replace("$context.status", "200")
+        .replace("$context.responseLatency", "12");
+    let filled = fill_context_variables(&filled);
+    let line: Json =
+        serde_json::from_str(&filled).unwrap_or_else(|e| panic!("not JSON ({e}): {format}"));
+    for field in [
+        "requestId",
+        "extendedRequestId",
+        "ip",
+        "method",
+        "resourcePath",
+        "status",
+        "latency",
+        "integrationLatency",
+        "responseLength",
+        "tenant",
+    ] {
+        assert!(line.get(field).is_some(), "the access log has no {field}");
+    }
+    assert!(format.contains(&format!(
+        "\"tenant\":\"$context.authorizer.{}\"",
+        scim_functions::adapter::TENANT_KEY
+    )));
+}
+
+/// Every remaining `$context.x.y` variable as a value API Gateway could give ("-").
+fn fill_context_variables(format: &str) -> String {
+    let mut out = String::new();
+    let mut rest = format;
+    while let Some(i) = rest.find("$context.") {
+        out.push_str(&rest[..i]);
+        let after = &rest[i..];
+        let end = after
+            .find(|c: char| !(c.is_ascii_alphanumeric() || c == '.' || c == '$'))
+            .unwrap_or(after.len());
+        out.push('-');
+        rest = &after[end..];
+    }
+    out.push_str(rest);
+    out
+}
+
+/// The dashboard's body is JSON once CloudFormation has substituted its names.
+#[test]
+fn the_dashboard_is_json() {
+    let t = template();
+    let body = at(
+        &t,
+        &["Resources", "Dashboard", "Properties", "DashboardBody"],
+    )
+    .map(render)
+    .expect("DashboardBody");
+    let mut filled = String::new();
+    let mut rest = body.as_str();
+    while let Some(i) = rest.find("${") {
+        filled.push_str(&rest[..i]);
+        let end = rest[i..].find('}').map(|e| i + e + 1).expect("a closed ${");
+        filled.push_str("name");
+        rest = &rest[end..];
+    }
+    filled.push_str(rest);
+    let dashboard: Json =
+        serde_json::from_str(&filled).unwrap_or_else(|e| panic!("not JSON ({e})"));
+    let titles: Vec<&str> = dashboard["widgets"]
+        .as_array()
+        .expect("widgets")
+        .iter()
+        .filter_map(|w| w["properties"]["title"].as_str())
+        .collect();
+    assert!(titles.len() >= 8, "{titles:?}");
+    assert!(
+        body.contains("ScimService/${AWS::StackName}"),
+        "the EMF namespace"
+    );
 }
 
 // ---------------------------------------------------------------------------------------------

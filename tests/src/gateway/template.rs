@@ -558,6 +558,10 @@ mod tests {
         let table = "arn:aws:dynamodb:us-east-1:123456789012:table/t";
         let authorizer = &stack.functions["authorizer"];
         assert_eq!(authorizer.environment["TABLE_NAME"], "t");
+        assert_eq!(
+            authorizer.environment["SCIM_METRICS_NAMESPACE"], "ScimService/scim",
+            "the stack's own metrics namespace"
+        );
         assert_eq!(authorizer.statements[0].resources, [table]);
         assert_eq!(
             authorizer.statements[0].leading_keys.as_deref(),
