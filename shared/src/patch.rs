@@ -14,12 +14,15 @@
 //! - readOnly sub-attributes inside values (`members[].display`) are dropped silently, as for
 //!   POST (§3.3); a path or value key naming a readOnly attribute is `mutability`.
 
+use std::collections::HashMap;
+
 use serde_json::{Map, Value};
 
 use crate::error::{ScimError, ScimResult};
 use crate::filter::{CompareOp, Filter, parse_patch_path};
 use crate::resource::{
-    canonical_single, canonical_value, enforce_single_primary, is_unassigned, schemas_of,
+    MAX_VALUES, canonical_single, canonical_value, enforce_single_primary, is_unassigned,
+    schemas_of, too_many_values,
 };
 use crate::schema::{AttrPath, AttrType, Attribute, Mutability, ResourceType, Schema};
 
@@ -606,19 +609,27 @@ fn merge_fields(
 /// `add` to a multi-valued attribute without filter: appends the value or values (§3.5.2.1
 /// "a new value is added"). A value that is already present is not added twice ("no changes
 /// SHOULD be made"); a record with the same `value` (and `type`, if both have one) is the same
-/// record and receives the given sub-attributes.
+/// record and receives the given sub-attributes. The existing values are indexed once, so an
+/// operation costs in proportion to the values it adds plus the values present, and it stops as
+/// soon as the attribute would hold more than [`MAX_VALUES`].
 fn append(c: &mut Map<String, Value>, t: &Target, value: &Value) -> ScimResult<()> {
     let incoming = match value {
         Value::Array(items) => items.clone(),
         v => vec![v.clone()],
     };
     let items = array_slot(c, t.attr.name)?;
+    let mut index = RecordIndex::of(t.attr, items);
     for v in incoming {
         let v = canonical_single(t.attr, v, &t.path)?;
         if is_unassigned(&v) {
             continue;
         }
-        let index = match items.iter().position(|e| same_record(t.attr, e, &v)) {
+        let found = index
+            .candidates(t.attr, &v)
+            .iter()
+            .copied()
+            .find(|&i| items.get(i).is_some_and(|e| same_record(t.attr, e, &v)));
+        let index_of = match found {
             Some(i) => {
                 if let Some(existing) = items.get_mut(i) {
                     merge_fields(t.attr, existing, v, true, &t.path)?;
@@ -626,24 +637,78 @@ fn append(c: &mut Map<String, Value>, t: &Target, value: &Value) -> ScimResult<(
                 i
             }
             None => {
+                if items.len() >= MAX_VALUES {
+                    return Err(too_many_values(t.attr.name, items.len() + 1));
+                }
+                index.insert(t.attr, &v, items.len());
                 items.push(v);
                 items.len() - 1
             }
         };
-        if items.get(index).is_some_and(is_primary) {
-            demote_others(items, index);
+        if items.get(index_of).is_some_and(is_primary) {
+            demote_others(items, index_of);
         }
     }
     Ok(())
 }
 
+/// The values of a multi-valued attribute by the key [`same_record`] compares first (a complex
+/// value's `value`, case-folded unless case-exact; a simple value as JSON), so that finding the
+/// record a new value denotes does not scan the list. Candidates are in list order.
+struct RecordIndex(HashMap<String, Vec<usize>>);
+
+impl RecordIndex {
+    fn of(attr: &Attribute, items: &[Value]) -> Self {
+        let mut index = RecordIndex(HashMap::with_capacity(items.len()));
+        for (i, item) in items.iter().enumerate() {
+            index.insert(attr, item, i);
+        }
+        index
+    }
+
+    /// Records equal to `v` share its key; so do records with its `value`, whatever their other
+    /// sub-attributes. An object without `value` is only ever the same record as an equal one:
+    /// its key is its JSON, with sub-attributes in a fixed order.
+    fn key(attr: &Attribute, v: &Value) -> String {
+        match v.as_object() {
+            Some(o) => match o.get("value") {
+                Some(Value::String(s))
+                    if attr.sub_attribute("value").is_some_and(|a| !a.case_exact) =>
+                {
+                    format!("v:{}", s.to_lowercase())
+                }
+                Some(value) => format!("v:{value}"),
+                None => {
+                    let sorted: std::collections::BTreeMap<&String, &Value> = o.iter().collect();
+                    format!("o:{}", serde_json::to_string(&sorted).unwrap_or_default())
+                }
+            },
+            None => format!("s:{v}"),
+        }
+    }
+
+    fn candidates(&self, attr: &Attribute, v: &Value) -> &[usize] {
+        self.0
+            .get(&Self::key(attr, v))
+            .map_or(&[], |found| found.as_slice())
+    }
+
+    fn insert(&mut self, attr: &Attribute, v: &Value, at: usize) {
+        self.0.entry(Self::key(attr, v)).or_default().push(at);
+    }
+}
+
 /// `replace` of a multi-valued attribute without filter: "the attribute and all values are
-/// replaced" (§3.5.2.3). A single value is accepted as a one-element list.
+/// replaced" (§3.5.2.3). A single value is accepted as a one-element list; more than
+/// [`MAX_VALUES`] are refused before any work on them.
 fn replace_all(c: &mut Map<String, Value>, t: &Target, value: &Value) -> ScimResult<()> {
     let list = match value {
         Value::Array(_) => value.clone(),
         v => Value::Array(vec![v.clone()]),
     };
+    if list.as_array().is_some_and(|l| l.len() > MAX_VALUES) {
+        return Err(too_many_values(t.attr.name, list.as_array().map_or(0, Vec::len)));
+    }
     let mut items = match canonical_value(t.attr, list, &t.path)? {
         Value::Array(items) => items,
         _ => Vec::new(),

@@ -246,6 +246,35 @@ pub fn enforce_single_primary(rt: &ResourceType, doc: &mut Value) {
     }
 }
 
+/// Most values one multi-valued attribute of a stored resource holds (400 above it). It bounds
+/// the work of a PATCH: an operation on a multi-valued attribute examines at most this many
+/// values, so a PATCH costs at most this much per operation.
+pub const MAX_VALUES: usize = 1000;
+
+/// The error for a multi-valued attribute holding more than [`MAX_VALUES`] values.
+pub fn too_many_values(name: &str, count: usize) -> ScimError {
+    ScimError::InvalidValue(format!(
+        "'{name}' would hold {count} values; a multi-valued attribute holds at most {MAX_VALUES}"
+    ))
+}
+
+/// 400 invalidValue when a multi-valued attribute of the document (of its core schema or of an
+/// extension) holds more than [`MAX_VALUES`] values.
+pub fn check_value_counts(doc: &Value) -> ScimResult<()> {
+    let Some(obj) = doc.as_object() else {
+        return Ok(());
+    };
+    let extensions = obj.values().filter_map(Value::as_object).flatten();
+    for (name, value) in obj.iter().chain(extensions) {
+        if let Value::Array(items) = value
+            && items.len() > MAX_VALUES
+        {
+            return Err(too_many_values(name, items.len()));
+        }
+    }
+    Ok(())
+}
+
 /// Which attributes to return: `attributes` / `excludedAttributes` (RFC 7644 §3.4.2.5).
 #[derive(Debug, Clone, Default)]
 pub struct Projection {

@@ -239,7 +239,7 @@ pub async fn measure(srv: &TestServer, group_size: usize, progress: &dyn Fn(usiz
 /// The rows as the Markdown table of docs/cost.md.
 pub fn markdown(rows: &[Row]) -> String {
     let mut out = String::from(
-        "| request | store calls | items read / written | read units | write units | audit record + outbox write units | USD per million |\n\
+        "| request | store calls | items read / written | read units | write units | audit record write units | USD per million |\n\
          |---|---|---|---|---|---|---|\n",
     );
     for row in rows {

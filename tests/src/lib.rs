@@ -46,16 +46,41 @@ pub fn backend() -> Backend {
 /// A fresh, empty store of the selected backend: a new in-memory database, or a new DynamoDB
 /// table with the production key schema.
 pub async fn fresh_store() -> Arc<dyn Store> {
+    fresh_table().await.0
+}
+
+/// A fresh store and, on DynamoDB, the name of its table.
+async fn fresh_table() -> (Arc<dyn Store>, Option<String>) {
     match backend() {
-        Backend::Embedded => Arc::new(EmbeddedStore::in_memory().expect("store")),
+        Backend::Embedded => (Arc::new(EmbeddedStore::in_memory().expect("store")), None),
         Backend::DynamoDb => {
             let table = format!("scim-test-{}", uuid::Uuid::now_v7());
             let store = DynamoStore::from_env(&table).await;
             create_table(store.client(), &table)
                 .await
                 .expect("create table on the DynamoDB endpoint");
-            Arc::new(store)
+            (Arc::new(store), Some(table))
         }
+    }
+}
+
+/// Deletes a test's table once the test is done with it: DynamoDB Local is one process for the
+/// whole run, and it slows down with every table and stream it keeps. Runs on a thread of its
+/// own, as a test's runtime may be single-threaded and is being dropped.
+fn delete_test_table(table: String) {
+    let deleted = std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        rt.block_on(async {
+            let store = DynamoStore::from_env(&table).await;
+            scim_shared::store::delete_table(store.client(), &table).await
+        })
+    })
+    .join();
+    if let Ok(Err(e)) = deleted {
+        eprintln!("test table not deleted: {e}");
     }
 }
 
@@ -67,6 +92,8 @@ pub struct TestServer {
     pub service: Arc<Service>,
     pub client: Scim,
     stop: Option<oneshot::Sender<()>>,
+    /// The DynamoDB table made for this server alone, deleted with it.
+    table: Option<String>,
 }
 
 impl TestServer {
@@ -76,7 +103,10 @@ impl TestServer {
     }
 
     pub async fn with_limits(limits: Limits) -> TestServer {
-        Self::with_store(fresh_store().await, limits).await
+        let (store, table) = fresh_table().await;
+        let mut srv = Self::with_store(store, limits).await;
+        srv.table = table;
+        srv
     }
 
     /// Starts a server on a free loopback port over the given store.
@@ -95,10 +125,12 @@ impl TestServer {
 
     /// Starts a server that delivers events to tenants' webhooks, as `scimctl serve` does.
     pub async fn with_webhooks(retry: scimctl::webhook::Retry) -> TestServer {
-        let store = fresh_store().await;
+        let (store, table) = fresh_table().await;
         let sink = scimctl::webhook::WebhookSink::spawn(store.clone(), retry);
         let service = Service::new(store.clone(), Limits::default()).with_sink(sink);
-        Self::with_service(store, service).await
+        let mut srv = Self::with_service(store, service).await;
+        srv.table = table;
+        srv
     }
 
     async fn with_service(store: Arc<dyn Store>, service: Service) -> TestServer {
@@ -133,6 +165,7 @@ impl TestServer {
             service,
             client,
             stop: Some(stop),
+            table: None,
         }
     }
 
@@ -183,6 +216,9 @@ impl Drop for TestServer {
     fn drop(&mut self) {
         if let Some(s) = self.stop.take() {
             let _ = s.send(());
+        }
+        if let Some(table) = self.table.take() {
+            delete_test_table(table);
         }
     }
 }

@@ -3,9 +3,14 @@
 //! written, whether it comes from POST, PUT, PATCH or one operation of a bulk request; a resource
 //! whose item is just under the limit is stored and reads back whole. (That the limit is exact to
 //! the byte is shown on the store itself: `store_conformance::items_over_the_size_limit_are_refused`.)
+//!
+//! Work limits: a PATCH holds at most `Limits::max_patch_operations` operations (413 above) and a
+//! multi-valued attribute at most `resource::MAX_VALUES` values (400 above), which together bound
+//! what one PATCH costs.
 
 use scim_shared::keys;
 use scim_shared::ops::Limits;
+use scim_shared::resource::MAX_VALUES;
 use scim_shared::schema::ResourceKind;
 use scim_shared::store::{MAX_ITEM_BYTES, item_size};
 use scim_tests::{Scim, TestServer, USER_SCHEMA};
@@ -161,4 +166,103 @@ async fn one_oversized_operation_of_a_bulk_request_fails_alone() {
 #[test]
 fn the_largest_storable_resource_fits_in_one_request() {
     assert!(Limits::default().max_payload_bytes > MAX_ITEM_BYTES);
+}
+
+fn emails(range: std::ops::Range<usize>) -> Vec<Value> {
+    range
+        .map(|i| json!({"value": format!("user{i}@example.com"), "type": "work"}))
+        .collect()
+}
+
+#[tokio::test]
+async fn a_patch_of_more_operations_than_the_limit_is_refused_with_413_before_any_work() {
+    let srv = TestServer::start().await;
+    let c = &srv.client;
+    let id = c.create_user("many-ops").await;
+    let limit = Limits::default().max_patch_operations;
+    let titles = |n: usize| -> Vec<Value> {
+        (0..n)
+            .map(|i| json!({"op": "replace", "path": "title", "value": format!("t{i}")}))
+            .collect()
+    };
+    let at_limit = Scim::patch_body(Value::Array(titles(limit)));
+    let user = c
+        .patch(&format!("/Users/{id}"), &at_limit)
+        .await
+        .expect(200);
+    assert_eq!(user.body["title"], format!("t{}", limit - 1));
+    let over = Scim::patch_body(Value::Array(titles(limit + 1)));
+    c.patch(&format!("/Users/{id}"), &over)
+        .await
+        .expect_error(413, None);
+    let after = c.get(&format!("/Users/{id}")).await.expect(200);
+    assert_eq!(after.body["title"], format!("t{}", limit - 1));
+}
+
+#[tokio::test]
+async fn a_multi_valued_attribute_holds_at_most_the_limit_whatever_request_adds_the_values() {
+    let srv = TestServer::start().await;
+    let c = &srv.client;
+    let at_limit = json!({"schemas": [USER_SCHEMA], "userName": "full",
+        "emails": emails(0..MAX_VALUES)});
+    let id = c.post("/Users", &at_limit).await.expect(201).id();
+    let over = json!({"schemas": [USER_SCHEMA], "userName": "overfull",
+        "emails": emails(0..MAX_VALUES + 1)});
+    c.post("/Users", &over)
+        .await
+        .expect_error(400, Some("invalidValue"));
+    let one_more = Scim::patch_body(json!([{"op": "add", "path": "emails",
+        "value": emails(MAX_VALUES..MAX_VALUES + 1)}]));
+    c.patch(&format!("/Users/{id}"), &one_more)
+        .await
+        .expect_error(400, Some("invalidValue"));
+    let replace_all = Scim::patch_body(json!([{"op": "replace", "path": "emails",
+        "value": emails(0..MAX_VALUES + 1)}]));
+    c.patch(&format!("/Users/{id}"), &replace_all)
+        .await
+        .expect_error(400, Some("invalidValue"));
+    // Values already present are the same records, not new ones.
+    let again = Scim::patch_body(json!([{"op": "add", "path": "emails",
+        "value": emails(0..MAX_VALUES)}]));
+    c.patch(&format!("/Users/{id}"), &again).await.expect(200);
+    let stored = c.get(&format!("/Users/{id}")).await.expect(200);
+    assert_eq!(
+        stored.body["emails"].as_array().map(Vec::len),
+        Some(MAX_VALUES)
+    );
+}
+
+/// The costliest PATCH the limits allow: every operation selects one of the most values an
+/// attribute may hold by a filter. It completes, and the time it took is printed.
+#[tokio::test]
+async fn the_costliest_patch_within_the_limits_completes() {
+    let srv = TestServer::start().await;
+    let c = &srv.client;
+    let body = json!({"schemas": [USER_SCHEMA], "userName": "costly",
+        "emails": emails(0..MAX_VALUES)});
+    let id = c.post("/Users", &body).await.expect(201).id();
+    let ops: Vec<Value> = (0..Limits::default().max_patch_operations)
+        .map(|i| {
+            let n = MAX_VALUES - 1 - i % MAX_VALUES;
+            json!({"op": "replace", "path": format!("emails[value eq \"user{n}@example.com\"].type"),
+                "value": "home"})
+        })
+        .collect();
+    let started = std::time::Instant::now();
+    let user = c
+        .patch(
+            &format!("/Users/{id}"),
+            &Scim::patch_body(Value::Array(ops)),
+        )
+        .await
+        .expect(200);
+    println!(
+        "{} filtered operations over {MAX_VALUES} values: {:?}",
+        Limits::default().max_patch_operations,
+        started.elapsed()
+    );
+    let homes = user.body["emails"]
+        .as_array()
+        .map(|e| e.iter().filter(|e| e["type"] == "home").count());
+    assert_eq!(homes, Some(MAX_VALUES));
 }

@@ -33,6 +33,9 @@ pub struct Limits {
     /// Most operations of one bulk request (`bulk.maxOperations`; 413 above it). Its body is
     /// bounded by `max_payload_bytes` like any other (`bulk.maxPayloadSize`).
     pub max_bulk_operations: usize,
+    /// Most operations of one PATCH request (413 above it). With at most
+    /// [`crate::resource::MAX_VALUES`] values per attribute, it bounds a PATCH's work.
+    pub max_patch_operations: usize,
 }
 
 impl Default for Limits {
@@ -42,6 +45,7 @@ impl Default for Limits {
             max_results: 1000,
             max_filter_scan: 100_000,
             max_bulk_operations: 1000,
+            max_patch_operations: 1000,
         }
     }
 }

@@ -157,10 +157,12 @@ fn document_of(
     Ok((doc, members))
 }
 
-/// Rules every stored document obeys: required attributes present, one primary value at most,
-/// and the write-only password never stored.
+/// Rules every stored document obeys: required attributes present, at most
+/// [`resource::MAX_VALUES`] values per multi-valued attribute, one primary value at most, and the
+/// write-only password never stored.
 fn finish_document(rt: &ResourceType, doc: &mut Value) -> ScimResult<()> {
     resource::check_required(rt, doc)?;
+    resource::check_value_counts(doc)?;
     resource::enforce_single_primary(rt, doc);
     if let Some(o) = doc.as_object_mut() {
         o.remove("password");
@@ -662,6 +664,13 @@ pub async fn patch(
     req: &ScimRequest,
 ) -> ScimResult<(ScimResponse, Option<Committed>)> {
     let ops = patch::parse_request(&req.json()?)?;
+    if ops.len() > ctx.limits.max_patch_operations {
+        return Err(ScimError::PayloadTooLarge(format!(
+            "the PATCH request has {} operations; at most {} are accepted",
+            ops.len(),
+            ctx.limits.max_patch_operations
+        )));
+    }
     let (doc_ops, changes) = match kind {
         ResourceKind::Group => members::split_ops(ops)?,
         ResourceKind::User => (ops, Vec::new()),

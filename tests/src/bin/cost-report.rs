@@ -24,12 +24,15 @@ async fn main() -> anyhow::Result<()> {
          (`shared/src/store/metered.rs`): item sizes rounded as DynamoDB rounds them (reads per\n\
          4 KB, strongly consistent except GSI queries at half; writes per 1 KB; a call with several\n\
          writes is a transaction and counts double). Deletes are counted as one write unit each.\n\
-         Every provisioning request also writes its audit record (one PutItem) and, when it has\n\
-         lifecycle events, one outbox item holding them all, which the table's stream carries to\n\
-         EventBridge (one PutItem, billed by its size); a group request that adds or removes\n\
-         users also reads the tenant's role rules (docs/events.md): all shown apart and included\n\
-         in the price. The token check (one GetItem, cached by the API Gateway authorizer) and\n\
-         the publication of the events (docs/events.md, cost per event) are not included.\n"
+         A request with lifecycle events writes one outbox item holding them all in its own\n\
+         transaction (docs/events.md), which the table's stream carries to EventBridge; each\n\
+         member a group request adds is checked to exist in the same transaction (a\n\
+         ConditionCheck, counted as a read); a group request that adds or removes users also\n\
+         reads the tenant's role rules: all included in the request's columns. Every\n\
+         provisioning request also writes its audit record (one PutItem), shown apart and\n\
+         included in the price. The token check (one GetItem, cached by the API Gateway\n\
+         authorizer) and the publication of the events (docs/events.md, cost per event) are not\n\
+         included.\n"
     );
     println!(
         "Prices: on-demand, US East (N. Virginia), ${USD_PER_MILLION_READ_UNITS} per million read\n\
