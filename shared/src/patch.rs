@@ -707,7 +707,10 @@ fn replace_all(c: &mut Map<String, Value>, t: &Target, value: &Value) -> ScimRes
         v => Value::Array(vec![v.clone()]),
     };
     if list.as_array().is_some_and(|l| l.len() > MAX_VALUES) {
-        return Err(too_many_values(t.attr.name, list.as_array().map_or(0, Vec::len)));
+        return Err(too_many_values(
+            t.attr.name,
+            list.as_array().map_or(0, Vec::len),
+        ));
     }
     let mut items = match canonical_value(t.attr, list, &t.path)? {
         Value::Array(items) => items,
