@@ -3,8 +3,8 @@
 //! same operations to the same binaries; `tests/template.rs` holds the two to each other and to
 //! the router's table.
 
-use scim_shared::router::Operation;
-use scim_shared::schema::ResourceKind::{Group, User};
+use scim_shared::protocol::router::Operation;
+use scim_shared::protocol::schema::ResourceKind::{Group, User};
 
 /// One Lambda function serving SCIM requests.
 #[derive(Debug, PartialEq, Eq)]

@@ -1,7 +1,7 @@
 //! The events function: batches of the table's DynamoDB stream (only outbox inserts reach it,
 //! by the event source mapping's filter) become lifecycle events on the stack's EventBridge
 //! bus. The delivery rules (order, at most once per stream record, which records to retry) are
-//! `scim_shared::stream`'s; this module translates Lambda's stream event into its records, its
+//! `scim_shared::events::stream`'s; this module translates Lambda's stream event into its records, its
 //! report into `batchItemFailures`, and publishes with PutEvents ([`EventBridge`]).
 
 use std::time::Duration;
@@ -12,10 +12,10 @@ use aws_lambda_events::event::streams::{DynamoDbBatchItemFailure, DynamoDbEventR
 use aws_sdk_eventbridge::error::DisplayErrorContext;
 use aws_sdk_eventbridge::primitives::{DateTime, DateTimeFormat};
 use aws_sdk_eventbridge::types::PutEventsRequestEntry;
-use scim_shared::lifecycle::Event;
-use scim_shared::publish::{self, PublishError, Publisher, Retry};
+use scim_shared::events::lifecycle::Event;
+use scim_shared::events::publish::{self, PublishError, Publisher, Retry};
+use scim_shared::events::stream::{self, Action, Record};
 use scim_shared::store::{Key, Store};
-use scim_shared::stream::{self, Action, Record};
 use serde_json::Value;
 
 /// The environment variable naming the EventBridge bus (its name or ARN).

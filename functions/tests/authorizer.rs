@@ -13,10 +13,11 @@ use lambda_runtime::Diagnostic;
 use scim_functions::authorizer::{AuthorizerError, AuthorizerResponse, authorize};
 use scim_functions::{AUTHORIZER_BINARY, GET_USER, Handler};
 use scim_shared::ops::Limits;
+use scim_shared::protocol::schema::ResourceKind;
 use scim_shared::service::Service;
+use scim_shared::store::keys;
 use scim_shared::store::{EmbeddedStore, Store};
 use scim_shared::tenant::{self, TenantSettings};
-use scim_shared::{keys, schema::ResourceKind};
 use serde_json::{Value, json};
 use support::{Recording, TABLE, lines};
 
@@ -191,8 +192,8 @@ async fn an_event_without_an_execute_api_method_arn_is_an_authorizer_failure() {
 async fn the_functions_act_for_the_tenant_the_authorizer_put_in_the_context() {
     let (service, store, tokens) = setup().await;
     let service = Arc::new(service);
-    let mut create = scim_shared::http::ScimRequest::new(
-        scim_shared::http::Method::Post,
+    let mut create = scim_shared::protocol::http::ScimRequest::new(
+        scim_shared::protocol::http::Method::Post,
         "/Users",
         "https://x/scim/v2",
     );

@@ -11,11 +11,11 @@ use std::time::Duration;
 
 use lambda_http::{Body, Request, Response};
 use scim_functions::emergency::{self, EmergencyLogout};
-use scim_shared::clock;
-use scim_shared::http::{Method, ScimRequest};
+use scim_shared::events::outbox;
+use scim_shared::events::publish::Retry;
 use scim_shared::ops::Limits;
-use scim_shared::outbox;
-use scim_shared::publish::Retry;
+use scim_shared::protocol::clock;
+use scim_shared::protocol::http::{Method, ScimRequest};
 use scim_shared::service::Service;
 use scim_shared::store::Store;
 use scim_shared::tenant;

@@ -13,7 +13,7 @@ use scim_functions::adapter::BASE_PATH;
 use scim_functions::{
     AUTHORIZER_BINARY, EMERGENCY_LOGOUT_BINARY, EVENTS_BINARY, FUNCTIONS, Function,
 };
-use scim_shared::router::ROUTES;
+use scim_shared::protocol::router::ROUTES;
 use serde_json::{Value as Json, json};
 use serde_yaml_ng::Value as Yaml;
 use support::{at, functions, http, render, resources, str_at, strings, template};
@@ -91,7 +91,7 @@ fn the_api_routes_exactly_the_routers_table() {
     let extra: Vec<_> = routed.difference(&expected).collect();
     assert!(
         missing.is_empty() && extra.is_empty(),
-        "template.yaml and shared/src/router.rs disagree\n  routes missing from the template: {missing:?}\n  routes the router does not know: {extra:?}"
+        "template.yaml and shared/src/protocol/router.rs disagree\n  routes missing from the template: {missing:?}\n  routes the router does not know: {extra:?}"
     );
 }
 

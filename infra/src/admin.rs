@@ -15,10 +15,11 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use scim_shared::ScimError;
 use scim_shared::boundary::catch_panic;
-use scim_shared::lifecycle::Event;
+use scim_shared::events::lifecycle::Event;
+use scim_shared::events::webhook;
 use scim_shared::service::{Caller, Service};
 use scim_shared::store::Store;
-use scim_shared::{tenant, webhook};
+use scim_shared::tenant;
 use serde_json::json;
 
 use crate::webhook::{Retry, deliver_with_retries};

@@ -26,7 +26,7 @@ use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use scim_shared::ops::Limits;
-use scim_shared::schema::{ResourceKind, ResourceType};
+use scim_shared::protocol::schema::{ResourceKind, ResourceType};
 use scim_shared::service::Service;
 use scim_shared::store::{Metered, Store};
 use scim_shared::tenant;

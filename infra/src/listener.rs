@@ -15,7 +15,7 @@ use std::task::{Context, Poll, ready};
 
 use axum::serve::Listener;
 use scim_shared::ScimError;
-use scim_shared::http::ScimResponse;
+use scim_shared::protocol::http::ScimResponse;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 

@@ -399,7 +399,7 @@ async fn webhook_command(
     store: Arc<dyn scim_shared::store::Store>,
     cmd: WebhookCommand,
 ) -> anyhow::Result<()> {
-    use scim_shared::webhook;
+    use scim_shared::events::webhook;
     match cmd {
         WebhookCommand::Set { tenant, url } => {
             if tenant::get_live_tenant(&*store, &tenant).await?.is_none() {
@@ -463,7 +463,7 @@ async fn events_tail(
     let mut seen: Option<String> = None;
     loop {
         let now = time::OffsetDateTime::now_utc();
-        for stored in scim_shared::outbox::read(&*store, tenant, from, now).await? {
+        for stored in scim_shared::events::outbox::read(&*store, tenant, from, now).await? {
             if seen.as_ref().is_some_and(|s| stored.position <= *s) {
                 continue;
             }

@@ -10,7 +10,7 @@ use axum::extract::{Query, Request, State};
 use axum::http::{HeaderMap, HeaderValue, Response, StatusCode, header};
 use scim_shared::ScimError;
 use scim_shared::boundary::catch_panic;
-use scim_shared::http::{Method, ScimRequest, ScimResponse};
+use scim_shared::protocol::http::{Method, ScimRequest, ScimResponse};
 use scim_shared::service::Service;
 use scim_shared::tenant::Principal;
 use tokio::net::TcpListener;

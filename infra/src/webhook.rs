@@ -1,15 +1,15 @@
 //! Webhook delivery for `scimctl serve`: each request's events, once stored in the outbox, are
 //! handed to a background task that POSTs them, one event per request and in order, to the
-//! tenant's webhook, signed (see [`scim_shared::webhook`]), retrying with exponential backoff.
+//! tenant's webhook, signed (see [`scim_shared::events::webhook`]), retrying with exponential backoff.
 //! The SCIM response never waits: [`WebhookSink::publish`] only queues.
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use scim_shared::lifecycle::Event;
-use scim_shared::outbox::EventSink;
+use scim_shared::events::lifecycle::Event;
+use scim_shared::events::outbox::EventSink;
+use scim_shared::events::webhook::{self, EVENT_ID_HEADER, SIGNATURE_HEADER, Webhook};
 use scim_shared::store::Store;
-use scim_shared::webhook::{self, EVENT_ID_HEADER, SIGNATURE_HEADER, Webhook};
 use tokio::sync::{Semaphore, mpsc};
 
 /// Batches (one per request) waiting for the dispatcher; beyond this, new batches are dropped

@@ -11,8 +11,8 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use scim_shared::lifecycle::EventKind;
-use scim_shared::outbox;
+use scim_shared::events::lifecycle::EventKind;
+use scim_shared::events::outbox;
 use scim_shared::store::{DynamoStore, EmbeddedStore, Store, create_table, delete_table};
 use serde_json::{Value, json};
 

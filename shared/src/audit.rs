@@ -7,9 +7,9 @@
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
-use crate::clock;
-use crate::keys;
-use crate::store::{Condition, Index, Item, Key, Query, Store, StoreError, Write};
+use crate::protocol::clock;
+use crate::store::keys;
+use crate::store::{Condition, Item, Key, Store, StoreError, Write};
 
 /// Retention of audit records when the tenant sets none.
 pub const DEFAULT_RETENTION_DAYS: u16 = 90;
@@ -82,7 +82,7 @@ pub async fn read(
     since: OffsetDateTime,
     until: OffsetDateTime,
 ) -> Result<Vec<AuditRecord>, StoreError> {
-    let items = read_days(
+    let items = crate::store::read_days(
         store,
         since,
         until,
@@ -99,42 +99,6 @@ pub async fn read(
 /// The time-first part of an audit record's sort key: all of it.
 fn sort_time(sk: &str) -> Option<&str> {
     Some(sk)
-}
-
-/// Every item of day-keyed partitions (`partition(day)`) whose sort key's time (`time_of(sk)`,
-/// a sortable time first, see [`clock::format_sortable`]) lies in `[since, until]`, in
-/// partition and sort-key order.
-pub(crate) async fn read_days(
-    store: &dyn Store,
-    since: OffsetDateTime,
-    until: OffsetDateTime,
-    partition: impl Fn(&str) -> String,
-    time_of: fn(&str) -> Option<&str>,
-) -> Result<Vec<Item>, StoreError> {
-    // `~` sorts after `#`: every sort key of the last millisecond is in range.
-    let from = clock::format_sortable(since);
-    let to = format!("{}~", clock::format_sortable(until));
-    let mut out = Vec::new();
-    let mut day = since.date();
-    while day <= until.date() {
-        let pk = partition(&clock::day(day.midnight().assume_utc()));
-        let mut q = Query::new(Index::Primary, pk, "", 1000);
-        loop {
-            let page = store.query(&q).await?;
-            out.extend(page.items.into_iter().filter(|i| {
-                time_of(&i.key.sk).is_some_and(|t| t >= from.as_str() && t <= to.as_str())
-            }));
-            match page.next {
-                Some(n) => q.start_after = Some(n),
-                None => break,
-            }
-        }
-        match day.next_day() {
-            Some(d) => day = d,
-            None => break,
-        }
-    }
-    Ok(out)
 }
 
 #[cfg(test)]

@@ -10,7 +10,7 @@ use std::panic::{AssertUnwindSafe, PanicHookInfo, catch_unwind};
 use std::pin::pin;
 use std::task::Poll;
 
-use crate::error::ScimError;
+use crate::protocol::error::ScimError;
 
 /// The handling of a request panicked. As a SCIM error: 500, no detail of what went wrong.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]

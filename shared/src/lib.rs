@@ -1,30 +1,35 @@
 //! The SCIM 2.0 core shared by every entry point: the local server, the Lambda functions and the
-//! tests. Entry points translate their request type into [`http::ScimRequest`], call
-//! [`service::Service::handle`], and translate the [`http::ScimResponse`] back.
+//! tests. Entry points translate their request type into [`protocol::http::ScimRequest`], call
+//! [`service::Service::handle`], and translate the [`protocol::http::ScimResponse`] back.
+//!
+//! # Layout
+//!
+//! From the bottom up; a module uses only those above it in this list (docs/ARCHITECTURE.md has
+//! the code map and the invariants):
+//!
+//! - [`protocol`]: the SCIM protocol, pure: schemas, resources, filters, PATCH, dialects, routes,
+//!   the request/response types, the error type. No store, no async, no tenant.
+//! - [`store`]: the item store behind a trait (DynamoDB, the embedded file store, metering), and
+//!   the table design: every key is built in [`store::keys`].
+//! - [`audit`]: the per-tenant audit log. [`tenant`]: tenants, Secret Tokens and settings.
+//! - [`events`]: lifecycle events from a change to its consumer (outbox, stream, publication,
+//!   webhook). [`roles`]: role rules and effective roles (pure, plus their stored item).
+//! - [`ops`]: the SCIM operations over the store; each change commits with its events.
+//! - [`service`]: the request pipeline every entry point calls (authentication, dialect,
+//!   dispatch, audit record), Emergency Logout and role-rule administration.
+//! - [`purge`] (a tenant's deletion), [`reconcile`] (imports), [`boundary`] (a panic fails one
+//!   request, not the process).
 
 pub mod audit;
 pub mod boundary;
-pub mod clock;
-pub mod dialect;
-pub mod error;
-pub mod filter;
-pub mod http;
-pub mod keys;
-pub mod lifecycle;
+pub mod events;
 pub mod ops;
-pub mod outbox;
-pub mod patch;
-pub mod publish;
+pub mod protocol;
 pub mod purge;
 pub mod reconcile;
-pub mod resource;
 pub mod roles;
-pub mod router;
-pub mod schema;
 pub mod service;
 pub mod store;
-pub mod stream;
 pub mod tenant;
-pub mod webhook;
 
-pub use error::{ScimError, ScimResult};
+pub use protocol::error::{ScimError, ScimResult};

@@ -9,12 +9,12 @@
 
 use time::Duration;
 
-use crate::clock;
-use crate::error::ScimError;
-use crate::http::{Method, ScimRequest};
-use crate::keys::{self, Reach, TenantItem};
 use crate::ops::{self, Ctx, Limits};
-use crate::schema::{ResourceKind, ResourceType};
+use crate::protocol::clock;
+use crate::protocol::error::ScimError;
+use crate::protocol::http::{Method, ScimRequest};
+use crate::protocol::schema::{ResourceKind, ResourceType};
+use crate::store::keys::{self, Reach, TenantItem};
 use crate::store::{
     Condition, Index, Key, MAX_TRANSACTION_WRITES, Query, Store, StoreError, Write,
 };

@@ -9,13 +9,13 @@ use std::collections::BTreeSet;
 
 use serde_json::Value;
 
-use crate::dialect;
-use crate::error::ScimResult;
-use crate::http::{Method, ScimRequest};
 use crate::ops::members::member_ids;
-use crate::resource;
-use crate::router::Operation;
-use crate::schema::{ResourceKind, ResourceType};
+use crate::protocol::dialect;
+use crate::protocol::error::ScimResult;
+use crate::protocol::http::{Method, ScimRequest};
+use crate::protocol::resource;
+use crate::protocol::router::Operation;
+use crate::protocol::schema::{ResourceKind, ResourceType};
 use crate::tenant::Dialect;
 
 /// A document in the form the service stores it, with a group's member ids apart.

@@ -13,8 +13,8 @@ use std::collections::BTreeSet;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::keys;
-use crate::lifecycle::AttributeChange;
+use crate::events::lifecycle::AttributeChange;
+use crate::store::keys;
 use crate::store::{Condition, Item, Store, StoreError, Write};
 
 /// The attribute name of the effective-role change on a user event.

@@ -8,8 +8,8 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
-use crate::clock;
-use crate::keys;
+use crate::protocol::clock;
+use crate::store::keys;
 use crate::store::{Condition, Index, Item, Key, Query, Store, StoreError, Write};
 
 /// Most live tokens per tenant.
@@ -42,7 +42,7 @@ pub enum TenantError {
     )]
     UnknownCreation(String),
     #[error("deleting the tenant's users and groups failed: {0}")]
-    Resources(crate::error::ScimError),
+    Resources(crate::protocol::error::ScimError),
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -66,7 +66,7 @@ pub struct Tenant {
 #[serde(rename_all = "lowercase")]
 pub enum Dialect {
     /// Requests are normalised from what identity providers really send into strict RFC 7644
-    /// form before the core sees them (see [`crate::dialect`]).
+    /// form before the core sees them (see [`crate::protocol::dialect`]).
     #[default]
     Auto,
     /// Requests reach the core as sent: anything outside RFC 7644 is a SCIM error.

@@ -2,7 +2,7 @@
 //! store calls, items and DynamoDB request units it costs. Usage is counted above the Store trait,
 //! so the numbers are the same on both backends.
 
-use scim_shared::http::Method;
+use scim_shared::protocol::http::Method;
 use scim_shared::store::Usage;
 use serde_json::{Value, json};
 

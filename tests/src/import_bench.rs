@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 
 use anyhow::{Context as _, bail};
-use scim_shared::schema::{ENTERPRISE_USER_SCHEMA, USER_SCHEMA};
+use scim_shared::protocol::schema::{ENTERPRISE_USER_SCHEMA, USER_SCHEMA};
 use scim_shared::store::{EmbeddedStore, Store};
 use scimctl::import::{self, Options, Summary};
 use serde_json::json;

@@ -11,9 +11,9 @@ pub mod replay;
 use std::sync::Arc;
 
 use reqwest::header::{HeaderMap, HeaderValue};
-use scim_shared::http::{Method, ScimRequest};
-use scim_shared::lifecycle::Event;
+use scim_shared::events::lifecycle::Event;
 use scim_shared::ops::Limits;
+use scim_shared::protocol::http::{Method, ScimRequest};
 use scim_shared::service::{Outcome, Service};
 use scim_shared::store::{DynamoStore, EmbeddedStore, Store, create_table};
 use scim_shared::tenant;
@@ -188,13 +188,18 @@ impl TestServer {
     }
 
     /// Tenant `acme`'s events in the outbox from `since` until now, oldest first.
-    pub async fn events_since(&self, since: scim_shared::clock::Time) -> Vec<Event> {
-        scim_shared::outbox::read(&*self.store, "acme", since, scim_shared::clock::now())
-            .await
-            .expect("outbox")
-            .into_iter()
-            .map(|s| s.event)
-            .collect()
+    pub async fn events_since(&self, since: scim_shared::protocol::clock::Time) -> Vec<Event> {
+        scim_shared::events::outbox::read(
+            &*self.store,
+            "acme",
+            since,
+            scim_shared::protocol::clock::now(),
+        )
+        .await
+        .expect("outbox")
+        .into_iter()
+        .map(|s| s.event)
+        .collect()
     }
 
     /// The server's root URL (the admin API lives under `/admin`).

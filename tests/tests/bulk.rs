@@ -3,8 +3,8 @@
 //! and that every result the response lists is what reads back. Request bodies are files under
 //! tests/data/bulk with `{{name}}` placeholders.
 
-use scim_shared::http::Method;
-use scim_shared::router::Operation;
+use scim_shared::protocol::http::Method;
+use scim_shared::protocol::router::Operation;
 use scim_tests::{Reply, Scim, TestServer, USER_SCHEMA};
 use serde_json::{Value, json};
 
@@ -310,7 +310,7 @@ async fn a_thousand_creates_in_one_request_are_all_stored() {
 #[tokio::test]
 async fn each_operation_is_recorded_as_if_sent_alone() {
     let srv = TestServer::start().await;
-    let since = scim_shared::clock::now() - std::time::Duration::from_secs(1);
+    let since = scim_shared::protocol::clock::now() - std::time::Duration::from_secs(1);
     let out = srv
         .call(Method::Post, "/Bulk", Some(&fixture("rfc-example", &[])))
         .await;
@@ -318,7 +318,7 @@ async fn each_operation_is_recorded_as_if_sent_alone() {
     assert_eq!(out.operation, Some(Operation::Bulk));
     assert_eq!(out.changes.len(), 2, "one change per created resource");
     assert!(!out.events.is_empty(), "the operations' lifecycle events");
-    let until = scim_shared::clock::now() + std::time::Duration::from_secs(1);
+    let until = scim_shared::protocol::clock::now() + std::time::Duration::from_secs(1);
     let records = scim_shared::audit::read(&*srv.store, "acme", since, until)
         .await
         .expect("audit log");

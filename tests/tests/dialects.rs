@@ -5,7 +5,7 @@
 
 use std::collections::BTreeSet;
 
-use scim_shared::http::{Method, ScimRequest};
+use scim_shared::protocol::http::{Method, ScimRequest};
 use scim_shared::store::Metered;
 use scim_shared::tenant::{self, Dialect, Principal, TenantSettings};
 use scim_tests::{ENTERPRISE, GROUP_SCHEMA, Scim, TestServer, USER_SCHEMA, enc};

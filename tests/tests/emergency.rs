@@ -2,10 +2,10 @@
 //! and the emergency leaver reaches the tenant's webhook before the answer.
 
 use scim_shared::audit;
-use scim_shared::clock;
-use scim_shared::lifecycle::{Event, EventKind};
-use scim_shared::outbox;
-use scim_shared::webhook;
+use scim_shared::events::lifecycle::{Event, EventKind};
+use scim_shared::events::outbox;
+use scim_shared::events::webhook;
+use scim_shared::protocol::clock;
 use scim_tests::receiver::Receiver;
 use scim_tests::{OPERATOR_TOKEN, Scim, TestServer};
 use serde_json::json;

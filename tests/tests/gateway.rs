@@ -12,8 +12,8 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use scim_shared::http::{Method, ScimRequest};
 use scim_shared::ops::Limits;
+use scim_shared::protocol::http::{Method, ScimRequest};
 use scim_shared::roles::{self, RoleRule, RoleRules};
 use scim_shared::service::Service;
 use scim_shared::store::{DynamoStore, Store, create_table};

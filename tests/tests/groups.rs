@@ -3,10 +3,10 @@
 
 use std::sync::Arc;
 
-use scim_shared::http::Method;
-use scim_shared::keys;
 use scim_shared::ops::Limits;
-use scim_shared::schema::ResourceKind;
+use scim_shared::protocol::http::Method;
+use scim_shared::protocol::schema::ResourceKind;
+use scim_shared::store::keys;
 use scim_shared::store::{Condition, Item, Write};
 use scim_tests::faults::Interleave;
 use scim_tests::{GROUP_SCHEMA, Scim, TestServer, fresh_store};

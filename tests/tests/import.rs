@@ -61,7 +61,7 @@ async fn group_members(srv: &TestServer, name: &str) -> Vec<String> {
 
 async fn events(srv: &TestServer) -> usize {
     let now = time::OffsetDateTime::now_utc();
-    scim_shared::outbox::read(&*srv.store, "acme", now - time::Duration::hours(1), now)
+    scim_shared::events::outbox::read(&*srv.store, "acme", now - time::Duration::hours(1), now)
         .await
         .expect("outbox")
         .len()

@@ -3,9 +3,9 @@
 //! not, one audit record with names but never values.
 
 use scim_shared::audit::{self, AuditRecord};
-use scim_shared::clock;
-use scim_shared::http::Method;
-use scim_shared::lifecycle::{EventKind, LeaveReason};
+use scim_shared::events::lifecycle::{EventKind, LeaveReason};
+use scim_shared::protocol::clock;
+use scim_shared::protocol::http::Method;
 use scim_tests::{ENTERPRISE, GROUP_SCHEMA, Scim, TestServer, USER_SCHEMA};
 use serde_json::json;
 

@@ -8,10 +8,10 @@
 //! multi-valued attribute at most `resource::MAX_VALUES` values (400 above), which together bound
 //! what one PATCH costs.
 
-use scim_shared::keys;
 use scim_shared::ops::Limits;
-use scim_shared::resource::MAX_VALUES;
-use scim_shared::schema::ResourceKind;
+use scim_shared::protocol::resource::MAX_VALUES;
+use scim_shared::protocol::schema::ResourceKind;
+use scim_shared::store::keys;
 use scim_shared::store::{MAX_ITEM_BYTES, item_size};
 use scim_tests::{Scim, TestServer, USER_SCHEMA};
 use serde_json::{Value, json};

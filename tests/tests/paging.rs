@@ -1,7 +1,7 @@
 //! Paging: RFC 9865 cursors (opaque, signed, bound to tenant and query) and index paging whose
 //! cost does not grow with startIndex. Sizes are small on DynamoDB Local.
 
-use scim_shared::http::Method;
+use scim_shared::protocol::http::Method;
 use scim_tests::{Backend, TestServer, USER_SCHEMA, backend, enc};
 use serde_json::{Value, json};
 

@@ -2,8 +2,8 @@
 //! effective roles are its own `roles` plus what its groups grant, and every change of them is
 //! reported as an `effectiveRoles` change on a `mover` (or the joiner / leaver of the request).
 
-use scim_shared::clock;
-use scim_shared::lifecycle::{AttributeChange, Event, EventKind};
+use scim_shared::events::lifecycle::{AttributeChange, Event, EventKind};
+use scim_shared::protocol::clock;
 use scim_shared::roles::EFFECTIVE_ROLES;
 use scim_tests::{Scim, TestServer, USER_SCHEMA};
 use serde_json::json;

@@ -6,14 +6,16 @@
 
 use std::time::Duration;
 
-use scim_shared::keys::{self, Reach, TenantItem};
-use scim_shared::lifecycle::Event;
+use scim_shared::audit;
+use scim_shared::events::lifecycle::Event;
+use scim_shared::events::{outbox, webhook};
+use scim_shared::protocol::clock;
+use scim_shared::protocol::schema::ResourceKind;
 use scim_shared::purge::{self, Progress};
 use scim_shared::roles;
-use scim_shared::schema::ResourceKind;
+use scim_shared::store::keys::{self, Reach, TenantItem};
 use scim_shared::store::{Condition, Item, Key, PageKey, Store, Write};
 use scim_shared::tenant::{self, TenantError};
-use scim_shared::{audit, clock, outbox, webhook};
 use scim_tests::receiver::Receiver;
 use scim_tests::{GROUP_SCHEMA, Scim, TestServer, USER_SCHEMA};
 use scimctl::webhook::Retry;

@@ -1,9 +1,9 @@
 //! Users over HTTP: create, read, replace, delete, versions (ETags), uniqueness, PATCH and the
 //! derived `groups` attribute.
 
-use scim_shared::clock::parse_datetime;
-use scim_shared::keys;
-use scim_shared::schema::ResourceKind;
+use scim_shared::protocol::clock::parse_datetime;
+use scim_shared::protocol::schema::ResourceKind;
+use scim_shared::store::keys;
 use scim_shared::store::{Condition, Item, Key, Write};
 use scim_tests::{ENTERPRISE, GROUP_SCHEMA, Reply, Scim, TestServer, USER_SCHEMA, enc};
 use serde_json::{Value, json};

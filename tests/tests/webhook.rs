@@ -3,8 +3,8 @@
 
 use std::time::Duration;
 
-use scim_shared::lifecycle::{Event, EventKind};
-use scim_shared::webhook;
+use scim_shared::events::lifecycle::{Event, EventKind};
+use scim_shared::events::webhook;
 use scim_tests::TestServer;
 use scim_tests::receiver::Receiver;
 use scimctl::webhook::Retry;
@@ -18,7 +18,7 @@ fn quick_retry() -> Retry {
 }
 
 fn now() -> i64 {
-    scim_shared::clock::now().unix_timestamp()
+    scim_shared::protocol::clock::now().unix_timestamp()
 }
 
 #[tokio::test]

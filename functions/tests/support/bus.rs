@@ -5,8 +5,8 @@
 use std::sync::Mutex;
 
 use async_trait::async_trait;
-use scim_shared::lifecycle::Event;
-use scim_shared::publish::{self, PublishError, Publisher};
+use scim_shared::events::lifecycle::Event;
+use scim_shared::events::publish::{self, PublishError, Publisher};
 use serde_json::Value;
 
 /// One entry as the bus received it.

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
-use scim_shared::http::{Method, ScimRequest};
+use scim_shared::protocol::http::{Method, ScimRequest};
 use scim_shared::service::Service;
 use scim_shared::store::{Index, Item, Key, Page, PageKey, Query, Store, StoreError, Write};
 use serde_json::Value;

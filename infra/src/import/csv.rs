@@ -15,7 +15,9 @@
 
 use serde_json::{Map, Value, json};
 
-use scim_shared::schema::{ENTERPRISE_USER_SCHEMA, ResourceKind, ResourceType, USER_SCHEMA};
+use scim_shared::protocol::schema::{
+    ENTERPRISE_USER_SCHEMA, ResourceKind, ResourceType, USER_SCHEMA,
+};
 
 use super::ImportError;
 

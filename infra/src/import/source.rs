@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
-use scim_shared::schema::{GROUP_SCHEMA, ResourceKind, USER_SCHEMA};
+use scim_shared::protocol::schema::{GROUP_SCHEMA, ResourceKind, USER_SCHEMA};
 
 use super::ImportError;
 use super::csv::Mapping;

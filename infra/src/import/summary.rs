@@ -2,7 +2,7 @@
 
 use serde::Serialize;
 
-use scim_shared::schema::ResourceKind;
+use scim_shared::protocol::schema::ResourceKind;
 use scim_shared::store::Usage;
 
 use super::checkpoint::Phase;

@@ -10,9 +10,9 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use scim_shared::http::{Method, ScimRequest};
+use scim_shared::protocol::http::{Method, ScimRequest};
+use scim_shared::protocol::schema::{ResourceKind, ResourceType};
 use scim_shared::reconcile;
-use scim_shared::schema::{ResourceKind, ResourceType};
 use scim_shared::service::{Caller, Outcome, Service};
 use scim_shared::tenant::TenantSettings;
 

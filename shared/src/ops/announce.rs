@@ -1,5 +1,5 @@
 //! Announcing changes: the lifecycle events of a change are computed before it is written and
-//! committed in the same transaction as the change, as outbox items ([`crate::outbox`]). A change
+//! committed in the same transaction as the change, as outbox items ([`crate::events::outbox`]). A change
 //! that is stored has its events stored; a write that fails stores neither, whatever moment the
 //! process dies at.
 //!
@@ -9,10 +9,10 @@ use time::OffsetDateTime;
 
 use super::Ctx;
 use super::effective_roles;
-use crate::clock;
-use crate::error::ScimResult;
-use crate::lifecycle::{self, Change, Event, Origin};
-use crate::outbox::{self, Delivery};
+use crate::events::lifecycle::{self, Change, Event, Origin};
+use crate::events::outbox::{self, Delivery};
+use crate::protocol::clock;
+use crate::protocol::error::ScimResult;
 use crate::store::Write;
 use crate::tenant::Deactivation;
 

@@ -15,7 +15,7 @@ use hmac::{Hmac, KeyInit, Mac};
 use sha2::Sha256;
 use subtle::ConstantTimeEq;
 
-use crate::error::{ScimError, ScimResult};
+use crate::protocol::error::{ScimError, ScimResult};
 use crate::store::{Condition, Item, Key, Store, StoreError, Write};
 
 /// How long a cursor stays valid (`pagination.cursorTimeout`), in seconds.
@@ -25,7 +25,7 @@ pub const KEY_ENV: &str = "SCIM_CURSOR_KEY";
 
 /// The table item holding the deployment's signing key.
 fn key_item() -> Key {
-    Key::new("CURSORKEY", crate::keys::ITEM)
+    Key::new("CURSORKEY", crate::store::keys::ITEM)
 }
 
 /// What a cursor is bound to: it is valid only for the same tenant, endpoint and query.

@@ -4,9 +4,9 @@ use serde_json::{Value, json};
 
 use super::Ctx;
 use super::list::LIST_RESPONSE_SCHEMA;
-use crate::error::{ScimError, ScimResult};
-use crate::http::ScimResponse;
-use crate::schema::REGISTRY;
+use crate::protocol::error::{ScimError, ScimResult};
+use crate::protocol::http::ScimResponse;
+use crate::protocol::schema::REGISTRY;
 
 const SPC_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:ServiceProviderConfig";
 

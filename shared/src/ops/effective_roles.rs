@@ -14,12 +14,12 @@ use super::announce::Announcer;
 use super::list::lookup;
 use super::members;
 use super::resources::load_with_edges;
-use crate::clock;
-use crate::error::{ScimError, ScimResult};
-use crate::keys::{self, Unique};
-use crate::lifecycle::{self, AttributeChange, Change, Event};
+use crate::events::lifecycle::{self, AttributeChange, Change, Event};
+use crate::protocol::clock;
+use crate::protocol::error::{ScimError, ScimResult};
+use crate::protocol::schema::ResourceKind;
 use crate::roles::{self, RoleRule, RoleRules, RolesError};
-use crate::schema::ResourceKind;
+use crate::store::keys::{self, Unique};
 use crate::store::{MAX_TRANSACTION_BYTES, MAX_TRANSACTION_WRITES, Write};
 
 impl From<RolesError> for ScimError {

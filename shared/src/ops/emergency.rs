@@ -10,11 +10,11 @@ use super::announce;
 use super::resources::load_with_edges;
 use super::stored::Stored;
 use super::{Attempts, Ctx};
-use crate::clock;
-use crate::error::{ScimError, ScimResult};
-use crate::keys;
-use crate::lifecycle::{self, Change, Event};
-use crate::schema::ResourceKind;
+use crate::events::lifecycle::{self, Change, Event};
+use crate::protocol::clock;
+use crate::protocol::error::{ScimError, ScimResult};
+use crate::protocol::schema::ResourceKind;
+use crate::store::keys;
 use crate::store::{Condition, MAX_TRANSACTION_WRITES, StoreError, Write};
 
 /// What an Emergency Logout changed: the user (active → false) and the groups it left.

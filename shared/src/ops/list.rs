@@ -23,12 +23,12 @@ use super::cursor::{self, Scope};
 use super::members;
 use super::resources::{derived, load};
 use super::stored::Stored;
-use crate::error::{ScimError, ScimResult};
-use crate::filter::{self, CompareOp, Filter};
-use crate::http::{ScimRequest, ScimResponse};
-use crate::keys::{self, Unique};
-use crate::resource::Projection;
-use crate::schema::{AttrPath, AttrType, ResourceKind, ResourceType};
+use crate::protocol::error::{ScimError, ScimResult};
+use crate::protocol::filter::{self, CompareOp, Filter};
+use crate::protocol::http::{ScimRequest, ScimResponse};
+use crate::protocol::resource::Projection;
+use crate::protocol::schema::{AttrPath, AttrType, ResourceKind, ResourceType};
+use crate::store::keys::{self, Unique};
 use crate::store::{
     Condition, Index, Item, Key, MAX_BATCH_GET, MAX_TRANSACTION_WRITES, PageKey, Query, Write,
 };
@@ -387,7 +387,7 @@ async fn respond_cursor(
         resource_type: rt.name,
         query: &params.query_text,
     };
-    let now = crate::clock::now().unix_timestamp();
+    let now = crate::protocol::clock::now().unix_timestamp();
     let after = match params.cursor.as_deref() {
         None | Some("") => None,
         Some(c) => Some(cursor::decode(&key, scope, c, now)?),
@@ -685,7 +685,7 @@ async fn read_listing(
     count: usize,
 ) -> ScimResult<Vec<Stored>> {
     let listing = keys::listing(ctx.tenant, kind);
-    let now = crate::clock::now().unix_timestamp();
+    let now = crate::protocol::clock::now().unix_timestamp();
     let mut q = Query::new(Index::Gsi1, listing.clone(), "", INDEX_PAGE);
     // Position (1-based) of the last item before the next one read.
     let mut position = 0;

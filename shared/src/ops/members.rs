@@ -7,11 +7,11 @@ use serde_json::{Value, json};
 
 use super::Ctx;
 use super::stored::reference;
-use crate::error::{ScimError, ScimResult};
-use crate::filter::{CompareOp, Filter, parse_patch_path};
-use crate::keys;
-use crate::patch::{OpKind, PatchOp};
-use crate::schema::{GROUP, ResourceKind, strip_prefix_ignore_case};
+use crate::protocol::error::{ScimError, ScimResult};
+use crate::protocol::filter::{CompareOp, Filter, parse_patch_path};
+use crate::protocol::patch::{OpKind, PatchOp};
+use crate::protocol::schema::{GROUP, ResourceKind, strip_prefix_ignore_case};
+use crate::store::keys;
 use crate::store::{
     Condition, Index, Item, Key, MAX_BATCH_GET, MAX_TRANSACTION_WRITES, Query, Write,
 };
@@ -225,7 +225,12 @@ pub async fn plan(
                 let candidates: Vec<(String, &'static str)> = cur
                     .iter()
                     .filter(|(id, _)| !removes.contains(*id))
-                    .map(|(id, k)| (id.clone(), crate::schema::ResourceType::of(*k).name))
+                    .map(|(id, k)| {
+                        (
+                            id.clone(),
+                            crate::protocol::schema::ResourceType::of(*k).name,
+                        )
+                    })
                     .chain(adds.iter().map(|id| (id.clone(), "User")))
                     .collect();
                 for (id, ty) in candidates {

@@ -18,7 +18,7 @@ pub use emergency::{Logout, emergency_logout};
 pub use list::{list, search};
 pub use resources::{create, delete, get, patch, replace};
 
-use crate::error::ScimError;
+use crate::protocol::error::ScimError;
 use crate::store::{MAX_ITEM_BYTES, Store, StoreError};
 
 /// Limits the service states in /ServiceProviderConfig and enforces.
@@ -34,7 +34,7 @@ pub struct Limits {
     /// bounded by `max_payload_bytes` like any other (`bulk.maxPayloadSize`).
     pub max_bulk_operations: usize,
     /// Most operations of one PATCH request (413 above it). With at most
-    /// [`crate::resource::MAX_VALUES`] values per attribute, it bounds a PATCH's work.
+    /// [`crate::protocol::resource::MAX_VALUES`] values per attribute, it bounds a PATCH's work.
     pub max_patch_operations: usize,
 }
 
@@ -90,7 +90,7 @@ impl<'a> Ctx<'a> {
 /// How long an update without If-Match keeps trying when concurrent writes keep winning the race
 /// for the same resource (many IdP requests adding members to one group at once): inside a
 /// function's 10 s timeout (template.yaml), so that a request that gives up still records and
-/// answers its 503 itself (tests/tests/race.rs races 64 writers on the embedded store, 16 on
+/// answers its 503 itself (tests/tests/race.rs races 64 writers on the embedded store, 8 on
 /// DynamoDB Local).
 const RETRY_BUDGET: std::time::Duration = std::time::Duration::from_secs(8);
 

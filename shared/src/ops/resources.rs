@@ -6,14 +6,14 @@ use super::announce::{self, Committed};
 use super::members::{self, EdgePlan, MemberChange};
 use super::stored::{Stored, etag_matches};
 use super::{Attempts, Ctx};
-use crate::clock;
-use crate::error::{ScimError, ScimResult};
-use crate::http::{ScimRequest, ScimResponse};
-use crate::keys::{self, Unique};
-use crate::lifecycle::{self, Change};
-use crate::patch;
-use crate::resource::{self, Projection};
-use crate::schema::{Mutability, ResourceKind, ResourceType};
+use crate::events::lifecycle::{self, Change};
+use crate::protocol::clock;
+use crate::protocol::error::{ScimError, ScimResult};
+use crate::protocol::http::{ScimRequest, ScimResponse};
+use crate::protocol::patch;
+use crate::protocol::resource::{self, Projection};
+use crate::protocol::schema::{Mutability, ResourceKind, ResourceType};
+use crate::store::keys::{self, Unique};
 use crate::store::{Condition, Index, Item, Key, MAX_TRANSACTION_WRITES, Query, StoreError, Write};
 
 /// Page size when reading a resource's partition.

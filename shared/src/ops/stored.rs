@@ -3,11 +3,11 @@
 use serde_json::{Map, Value, json};
 
 use super::Ctx;
-use crate::error::{ScimError, ScimResult};
-use crate::keys;
-use crate::lifecycle;
-use crate::resource::{Projection, schemas_of};
-use crate::schema::{ResourceKind, ResourceType};
+use crate::events::lifecycle;
+use crate::protocol::error::{ScimError, ScimResult};
+use crate::protocol::resource::{Projection, schemas_of};
+use crate::protocol::schema::{ResourceKind, ResourceType};
+use crate::store::keys;
 use crate::store::{Item, Key};
 
 /// A resource as stored: canonical document (with `id` and `meta.created/lastModified`) and its

@@ -383,9 +383,9 @@ impl Store for DynamoStore {
     /// as many creates at a time as there are shards meet about one other create on their shard
     /// on average (retried with backoff); more would mostly add cancellations.
     ///
-    /// [`keys::COUNTER_SHARDS`]: crate::keys::COUNTER_SHARDS
+    /// [`keys::COUNTER_SHARDS`]: crate::store::keys::COUNTER_SHARDS
     fn concurrent_writes(&self) -> usize {
-        crate::keys::COUNTER_SHARDS
+        crate::store::keys::COUNTER_SHARDS
     }
 
     async fn get(&self, key: &Key) -> Result<Option<Item>, StoreError> {

@@ -5,14 +5,17 @@
 //! SCIM rules (uniqueness, membership, counts) live above this trait, in `ops`, so every backend
 //! behaves the same and costs the same number of calls.
 
+mod days;
 mod dynamodb;
 mod embedded;
 mod metered;
 
 pub mod conformance;
+pub mod keys;
 
 use async_trait::async_trait;
 
+pub use days::read_days;
 pub use dynamodb::{DynamoStore, create_table, delete_table, item_size};
 pub use embedded::EmbeddedStore;
 pub use metered::{Metered, Usage};

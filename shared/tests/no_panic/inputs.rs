@@ -6,9 +6,9 @@ use proptest::collection::vec;
 use proptest::option;
 use proptest::prelude::*;
 use proptest::sample::select;
-use scim_shared::http::Method;
-use scim_shared::patch::PATCH_OP_SCHEMA;
-use scim_shared::schema::{ENTERPRISE_USER_SCHEMA, GROUP_SCHEMA, USER_SCHEMA};
+use scim_shared::protocol::http::Method;
+use scim_shared::protocol::patch::PATCH_OP_SCHEMA;
+use scim_shared::protocol::schema::{ENTERPRISE_USER_SCHEMA, GROUP_SCHEMA, USER_SCHEMA};
 use serde_json::{Map, Number, Value, json};
 
 pub const SEARCH_REQUEST: &str = "urn:ietf:params:scim:api:messages:2.0:SearchRequest";

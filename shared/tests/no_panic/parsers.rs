@@ -4,14 +4,16 @@
 
 use proptest::prelude::*;
 use proptest::sample::select;
-use scim_shared::dialect;
-use scim_shared::filter;
-use scim_shared::http::{Method, ScimRequest};
 use scim_shared::ops::cursor::{self, Scope};
-use scim_shared::patch;
-use scim_shared::resource::{Projection, canonicalize};
-use scim_shared::router::{self, Operation};
-use scim_shared::schema::{AttrPath, ENTERPRISE_USER_SCHEMA, REGISTRY, ResourceKind, USER_SCHEMA};
+use scim_shared::protocol::dialect;
+use scim_shared::protocol::filter;
+use scim_shared::protocol::http::{Method, ScimRequest};
+use scim_shared::protocol::patch;
+use scim_shared::protocol::resource::{Projection, canonicalize};
+use scim_shared::protocol::router::{self, Operation};
+use scim_shared::protocol::schema::{
+    AttrPath, ENTERPRISE_USER_SCHEMA, REGISTRY, ResourceKind, USER_SCHEMA,
+};
 use scim_shared::tenant;
 use serde_json::{Value, json};
 

@@ -10,9 +10,9 @@ use proptest::option;
 use proptest::prelude::*;
 use proptest::sample::select;
 use proptest::test_runner::TestCaseResult;
-use scim_shared::error::ERROR_SCHEMA;
-use scim_shared::http::{Method, ScimRequest, ScimResponse};
 use scim_shared::ops::Limits;
+use scim_shared::protocol::error::ERROR_SCHEMA;
+use scim_shared::protocol::http::{Method, ScimRequest, ScimResponse};
 use scim_shared::service::{Caller, Service};
 use scim_shared::store::EmbeddedStore;
 use scim_shared::tenant::{Dialect, TenantSettings};
@@ -398,7 +398,7 @@ fn a_path_less_patch_key_with_multi_byte_characters_is_an_invalid_path() {
         BASE_URL,
     );
     req.body = json!({
-        "schemas": [scim_shared::patch::PATCH_OP_SCHEMA],
+        "schemas": [scim_shared::protocol::patch::PATCH_OP_SCHEMA],
         "Operations": [{"op": "add", "value": {"aéé": "x"}}],
     })
     .to_string()

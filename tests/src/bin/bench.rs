@@ -15,8 +15,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, bail};
-use scim_shared::http::Method;
 use scim_shared::ops::Limits;
+use scim_shared::protocol::http::Method;
 use scim_shared::store::EmbeddedStore;
 use scim_tests::{Scim, TestServer, USER_SCHEMA};
 use serde_json::{Value, json};

@@ -12,10 +12,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, bail};
-use scim_shared::http::Method;
+use scim_shared::events::webhook;
 use scim_shared::ops::Limits;
+use scim_shared::protocol::http::Method;
 use scim_shared::store::EmbeddedStore;
-use scim_shared::webhook;
 use scim_tests::receiver::Receiver;
 use scim_tests::{GROUP_SCHEMA, OPERATOR_TOKEN, TestServer, USER_SCHEMA};
 use serde_json::json;

@@ -531,7 +531,7 @@ mod tests {
             .iter()
             .filter(|r| r.auth == RouteAuth::Authorizer)
             .count();
-        assert_eq!(scim_routes, scim_shared::router::ROUTES.len());
+        assert_eq!(scim_routes, scim_shared::protocol::router::ROUTES.len());
         let iam: Vec<&Route> = stack
             .routes
             .iter()

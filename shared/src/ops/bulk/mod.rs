@@ -19,9 +19,9 @@ use serde_json::{Map, Value, json};
 pub use request::BULK_REQUEST_SCHEMA;
 use request::BulkOperation;
 
-use crate::error::{ScimError, ScimResult};
-use crate::http::{Method, ScimRequest, ScimResponse};
 use crate::ops::Limits;
+use crate::protocol::error::{ScimError, ScimResult};
+use crate::protocol::http::{Method, ScimRequest, ScimResponse};
 
 /// The BulkResponse schema URN.
 pub const BULK_RESPONSE_SCHEMA: &str = "urn:ietf:params:scim:api:messages:2.0:BulkResponse";

@@ -14,9 +14,9 @@
 use std::collections::{HashMap, HashSet};
 
 use super::request::BulkOperation;
-use crate::error::ScimError;
-use crate::keys::Unique;
-use crate::router::Operation;
+use crate::protocol::error::ScimError;
+use crate::protocol::router::Operation;
+use crate::store::keys::Unique;
 
 /// The run order and the operations that must not run, with their error.
 #[derive(Debug)]
@@ -31,7 +31,7 @@ pub(super) fn plan(ops: &[BulkOperation]) -> Plan {
     let definer: HashMap<&str, usize> = ops
         .iter()
         .enumerate()
-        .filter(|(_, op)| op.method == crate::http::Method::Post)
+        .filter(|(_, op)| op.method == crate::protocol::http::Method::Post)
         .filter_map(|(i, op)| op.bulk_id.as_deref().map(|b| (b, i)))
         .collect();
     let mut refused: Vec<Option<ScimError>> = vec![None; ops.len()];
@@ -147,8 +147,8 @@ impl Plan {
 mod tests {
     use super::super::request::{BULK_REQUEST_SCHEMA, parse};
     use super::*;
-    use crate::http::{Method, ScimRequest};
     use crate::ops::Limits;
+    use crate::protocol::http::{Method, ScimRequest};
     use serde_json::{Value, json};
 
     fn ops(list: Value) -> Vec<BulkOperation> {

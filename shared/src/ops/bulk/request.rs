@@ -7,10 +7,10 @@ use std::collections::HashMap;
 
 use serde_json::{Map, Value};
 
-use crate::error::{ScimError, ScimResult};
-use crate::http::{Method, ScimRequest};
 use crate::ops::Limits;
-use crate::router::{Operation, route_request};
+use crate::protocol::error::{ScimError, ScimResult};
+use crate::protocol::http::{Method, ScimRequest};
+use crate::protocol::router::{Operation, route_request};
 
 /// The BulkRequest schema URN.
 pub const BULK_REQUEST_SCHEMA: &str = "urn:ietf:params:scim:api:messages:2.0:BulkRequest";

@@ -1,5 +1,5 @@
 //! The PATCH engine (RFC 7644 §3.5.2): parses a PatchOp request body and applies its operations
-//! to a stored resource in canonical form (see [`crate::resource`]).
+//! to a stored resource in canonical form (see [`crate::protocol::resource`]).
 //!
 //! Where the RFC leaves room, the choice is documented at the function that makes it:
 //!
@@ -18,13 +18,13 @@ use std::collections::HashMap;
 
 use serde_json::{Map, Value};
 
-use crate::error::{ScimError, ScimResult};
-use crate::filter::{CompareOp, Filter, parse_patch_path};
-use crate::resource::{
+use crate::protocol::error::{ScimError, ScimResult};
+use crate::protocol::filter::{CompareOp, Filter, parse_patch_path};
+use crate::protocol::resource::{
     MAX_VALUES, canonical_single, canonical_value, enforce_single_primary, is_unassigned,
     schemas_of, too_many_values,
 };
-use crate::schema::{AttrPath, AttrType, Attribute, Mutability, ResourceType, Schema};
+use crate::protocol::schema::{AttrPath, AttrType, Attribute, Mutability, ResourceType, Schema};
 
 /// The PatchOp message schema URN (RFC 7644 §3.5.2).
 pub const PATCH_OP_SCHEMA: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
@@ -1066,7 +1066,7 @@ mod tests {
     use serde_json::json;
 
     use super::*;
-    use crate::schema::{ENTERPRISE_USER_SCHEMA, REGISTRY, USER_SCHEMA};
+    use crate::protocol::schema::{ENTERPRISE_USER_SCHEMA, REGISTRY, USER_SCHEMA};
 
     /// Builds a PatchOp body from operations.
     fn body(ops: Value) -> Value {

@@ -4,7 +4,7 @@
 //! Emergency Logout on AWS publish through it; tests use an in-memory publisher.
 //!
 //! What is published for an event: source [`SOURCE`], detail-type the event's `type`
-//! ([`crate::lifecycle::EventKind::as_str`]), detail the event's JSON (the body a local webhook
+//! ([`crate::events::lifecycle::EventKind::as_str`]), detail the event's JSON (the body a local webhook
 //! receives), time the event's `time`.
 
 use std::fmt::Debug;
@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 
-use crate::lifecycle::Event;
+use crate::events::lifecycle::Event;
 
 /// The `source` of every published event.
 pub const SOURCE: &str = "scim.lifecycle";
@@ -148,7 +148,7 @@ pub async fn put_with_retries(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::lifecycle::{EventKind, Subject};
+    use crate::events::lifecycle::{EventKind, Subject};
     use std::sync::Mutex;
 
     fn event(n: usize, members: usize) -> Event {

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
-use crate::schema::{ENTERPRISE_USER_SCHEMA, ResourceKind};
+use crate::protocol::schema::{ENTERPRISE_USER_SCHEMA, ResourceKind};
 
 /// Attributes of the core User schema whose change makes a mover.
 pub const MOVER_CORE: [&str; 4] = ["title", "userType", "roles", "entitlements"];

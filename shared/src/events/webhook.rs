@@ -9,7 +9,7 @@ use hmac::{Hmac, KeyInit, Mac};
 use serde::{Deserialize, Serialize};
 use sha2::Sha256;
 
-use crate::keys;
+use crate::store::keys;
 use crate::store::{Condition, Item, Store, StoreError, Write};
 
 /// The header carrying the signature.

@@ -8,15 +8,15 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use crate::audit::{self, AuditRecord};
-use crate::clock;
-use crate::dialect::{self, Rule};
-use crate::error::{ScimError, ScimResult};
-use crate::http::{ScimRequest, ScimResponse};
-use crate::lifecycle::{self, Change, Event};
+use crate::events::lifecycle::{self, Change, Event};
+use crate::events::outbox::{Delivery, EventSink};
 use crate::ops::effective_roles::{self, RuleUpdate};
 use crate::ops::{self, Announcer, Committed, Ctx, Limits};
-use crate::outbox::{Delivery, EventSink};
-use crate::router::{Matched, Operation, route_request};
+use crate::protocol::clock;
+use crate::protocol::dialect::{self, Rule};
+use crate::protocol::error::{ScimError, ScimResult};
+use crate::protocol::http::{ScimRequest, ScimResponse};
+use crate::protocol::router::{Matched, Operation, route_request};
 use crate::store::{Metered, Store, Usage};
 use crate::tenant::{self, Deactivation, Dialect, Principal, TenantSettings};
 
@@ -36,14 +36,14 @@ pub struct Outcome {
     pub response: ScimResponse,
     pub operation: Option<Operation>,
     pub usage: Usage,
-    /// Names of the dialect rules that rewrote the request (see [`crate::dialect`]), in the order
+    /// Names of the dialect rules that rewrote the request (see [`crate::protocol::dialect`]), in the order
     /// they first fired; empty for strict RFC requests and for tenants in the `strict` dialect.
     pub rules: Vec<&'static str>,
     /// Time-ordered id of the request (UUID v7), as the audit log and the outbox key it.
     pub request_id: String,
     /// What the request changed, one entry per resource written.
     pub changes: Vec<Change>,
-    /// The lifecycle events of `changes` (see [`crate::lifecycle::diff`]), stored in the
+    /// The lifecycle events of `changes` (see [`crate::events::lifecycle::diff`]), stored in the
     /// outbox with them.
     pub events: Vec<Event>,
     /// Store usage of recording the request (its audit record), apart from `usage`.
@@ -126,7 +126,7 @@ impl Service {
     }
 
     /// Handles one request of an authenticated tenant and logs it (names only, never values).
-    /// In the tenant's `auto` dialect the request is first normalised (see [`crate::dialect`]);
+    /// In the tenant's `auto` dialect the request is first normalised (see [`crate::protocol::dialect`]);
     /// the rules that fired are logged as `dialect_rules` and returned in [`Outcome::rules`].
     pub async fn handle<'a>(&self, caller: impl Into<Caller<'a>>, req: &ScimRequest) -> Outcome {
         let caller = caller.into();

@@ -18,11 +18,11 @@
 
 use std::collections::HashSet;
 
-use crate::clock;
-use crate::keys::{self, OUTBOX_SK_PREFIX};
-use crate::lifecycle::Event;
-use crate::outbox;
-use crate::publish::{self, PublishError, Publisher, Retry};
+use crate::events::lifecycle::Event;
+use crate::events::outbox;
+use crate::events::publish::{self, PublishError, Publisher, Retry};
+use crate::protocol::clock;
+use crate::store::keys::{self, OUTBOX_SK_PREFIX};
 use crate::store::{Condition, Item, Key, MAX_BATCH_GET, Store, StoreError, Write};
 
 /// How long the marker of a published record is kept: longer than the stream's 24 hours, so it

@@ -152,7 +152,7 @@ impl Attribute {
             AttrType::Integer => value.is_i64() || value.is_u64(),
             AttrType::DateTime => value
                 .as_str()
-                .is_some_and(|s| crate::clock::parse_datetime(s).is_some()),
+                .is_some_and(|s| crate::protocol::clock::parse_datetime(s).is_some()),
             AttrType::Complex => value.is_object(),
         }
     }

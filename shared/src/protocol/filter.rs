@@ -20,10 +20,10 @@ use std::cmp::Ordering;
 
 use serde_json::{Number, Value};
 
-use crate::clock::parse_datetime;
-use crate::error::{ScimError, ScimResult};
-use crate::resource::is_unassigned;
-use crate::schema::{
+use crate::protocol::clock::parse_datetime;
+use crate::protocol::error::{ScimError, ScimResult};
+use crate::protocol::resource::is_unassigned;
+use crate::protocol::schema::{
     AttrPath, AttrType, Attribute, Mutability, Resolved, ResourceType, Returned, Uniqueness,
 };
 
@@ -773,7 +773,7 @@ fn substring(attr: &Attribute, op: CompareOp, actual: &Value, operand: &Value) -
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::schema::{ENTERPRISE_USER_SCHEMA, GROUP_SCHEMA, REGISTRY, USER_SCHEMA};
+    use crate::protocol::schema::{ENTERPRISE_USER_SCHEMA, GROUP_SCHEMA, REGISTRY, USER_SCHEMA};
     use serde_json::json;
 
     /// Barbara Jensen, as served (RFC 7643 §8.2, abridged).

@@ -11,10 +11,9 @@
 
 use time::OffsetDateTime;
 
-use crate::audit;
-use crate::clock;
-use crate::keys::{self, DELIVERED_SK_PREFIX, OUTBOX_SK_PREFIX};
-use crate::lifecycle::Event;
+use crate::events::lifecycle::Event;
+use crate::protocol::clock;
+use crate::store::keys::{self, DELIVERED_SK_PREFIX, OUTBOX_SK_PREFIX};
 use crate::store::{Condition, Item, Key, Store, StoreError, Write};
 
 /// How long outbox items are kept (they are a delivery buffer, not the record: that is the
@@ -124,7 +123,7 @@ pub async fn read(
     since: OffsetDateTime,
     until: OffsetDateTime,
 ) -> Result<Vec<Stored>, StoreError> {
-    let items = audit::read_days(
+    let items = crate::store::read_days(
         store,
         since,
         until,
@@ -157,8 +156,8 @@ pub async fn read(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::lifecycle::{Change, Origin, diff};
-    use crate::schema::ResourceKind;
+    use crate::events::lifecycle::{Change, Origin, diff};
+    use crate::protocol::schema::ResourceKind;
     use crate::store::EmbeddedStore;
 
     /// Stores events as an operation's transaction does.

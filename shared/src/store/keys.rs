@@ -3,7 +3,7 @@
 
 use sha2::{Digest, Sha256};
 
-use crate::schema::ResourceKind;
+use crate::protocol::schema::ResourceKind;
 use crate::store::{Item, Key};
 
 /// The sort key of items that are alone in their partition.

@@ -1,9 +1,9 @@
 //! The one routing table: (method, path) -> operation. The local server, the Lambda functions and
 //! template.yaml all follow it.
 
-use crate::error::ScimError;
-use crate::http::Method;
-use crate::schema::ResourceKind;
+use crate::protocol::error::ScimError;
+use crate::protocol::http::Method;
+use crate::protocol::schema::ResourceKind;
 
 /// Every operation of the API.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

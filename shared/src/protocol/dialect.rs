@@ -18,10 +18,12 @@
 
 use serde_json::{Map, Value};
 
-use crate::filter::{CompareOp, Filter, parse_patch_path};
-use crate::http::ScimRequest;
-use crate::router::Operation;
-use crate::schema::{AttrPath, AttrType, Attribute, ENTERPRISE_USER, ResourceType, Schema};
+use crate::protocol::filter::{CompareOp, Filter, parse_patch_path};
+use crate::protocol::http::ScimRequest;
+use crate::protocol::router::Operation;
+use crate::protocol::schema::{
+    AttrPath, AttrType, Attribute, ENTERPRISE_USER, ResourceType, Schema,
+};
 
 /// One named rewrite. [`Rule::name`] is stable: it appears in logs and the audit log.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -687,10 +689,10 @@ mod tests {
     use serde_json::json;
 
     use super::*;
-    use crate::http::Method;
-    use crate::patch::{self, PATCH_OP_SCHEMA};
-    use crate::resource;
-    use crate::schema::{
+    use crate::protocol::http::Method;
+    use crate::protocol::patch::{self, PATCH_OP_SCHEMA};
+    use crate::protocol::resource;
+    use crate::protocol::schema::{
         ENTERPRISE_USER_SCHEMA, GROUP_SCHEMA, REGISTRY, ResourceKind, USER_SCHEMA,
     };
 
@@ -1075,7 +1077,7 @@ mod tests {
         ];
         for (entra, rfc) in cases {
             assert_eq!(rewrite_filter(entra).as_deref(), Some(rfc), "{entra}");
-            crate::filter::parse(rfc).expect("valid RFC 7644 filter");
+            crate::protocol::filter::parse(rfc).expect("valid RFC 7644 filter");
         }
         for untouched in [
             r#"emails[type eq "work"]"#,

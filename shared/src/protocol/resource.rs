@@ -7,8 +7,8 @@
 
 use serde_json::{Map, Value};
 
-use crate::error::{ScimError, ScimResult};
-use crate::schema::{AttrType, Attribute, Mutability, ResourceType, Returned};
+use crate::protocol::error::{ScimError, ScimResult};
+use crate::protocol::schema::{AttrType, Attribute, Mutability, ResourceType, Returned};
 
 /// Validates a resource sent by a client (POST or PUT body) and returns it in canonical form.
 /// Unknown attributes and wrong types are `invalidValue`/`invalidSyntax` errors; readOnly
@@ -449,7 +449,7 @@ fn full_name(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::schema::REGISTRY;
+    use crate::protocol::schema::REGISTRY;
     use serde_json::json;
 
     fn user(v: Value) -> ScimResult<Value> {

@@ -3,7 +3,7 @@
 
 use serde_json::Value;
 
-use crate::error::ScimError;
+use crate::protocol::error::ScimError;
 
 /// The media type of every SCIM response (RFC 7644 §3.1).
 pub const SCIM_CONTENT_TYPE: &str = "application/scim+json";
