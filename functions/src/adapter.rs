@@ -11,12 +11,12 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use lambda_http::http::{HeaderMap, HeaderValue, StatusCode, header};
+use lambda_http::http::{HeaderMap, header};
 use lambda_http::request::RequestContext;
 use lambda_http::{Body, Request, RequestExt, Response};
 use scim_shared::ScimError;
 use scim_shared::boundary::catch_panic;
-use scim_shared::protocol::http::{Method, ScimRequest, ScimResponse};
+use scim_shared::protocol::http::{BASE_PATH, Method, ScimRequest, ScimResponse};
 use scim_shared::protocol::router;
 use scim_shared::service::Service;
 use scim_shared::tenant::{Principal, TenantSettings};
@@ -27,7 +27,6 @@ use crate::catalog::Function;
 use crate::{metrics, telemetry};
 
 /// Where the API is mounted, below the stage (or a custom domain's base path).
-pub const BASE_PATH: &str = "/scim/v2";
 /// The authorizer context key holding the tenant id.
 pub const TENANT_KEY: &str = "tenantId";
 /// The authorizer context key holding the tenant's settings, as JSON text.
@@ -246,20 +245,10 @@ fn header_str<K: header::AsHeaderName>(headers: &HeaderMap, name: K) -> Option<&
 
 /// The proxy response: status, `application/scim+json`, Location, ETag, and the challenge on 401.
 pub fn into_response(r: &ScimResponse) -> Response<Body> {
-    let body = match &r.body {
+    r.to_http(match &r.body {
         Some(b) => Body::Text(b.to_string()),
         None => Body::Empty,
-    };
-    let mut response = Response::new(body);
-    *response.status_mut() =
-        StatusCode::from_u16(r.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    let headers = response.headers_mut();
-    for (name, value) in r.headers() {
-        if let Ok(v) = HeaderValue::from_str(&value) {
-            headers.insert(name, v);
-        }
-    }
-    response
+    })
 }
 
 #[cfg(test)]

@@ -17,8 +17,9 @@ use lambda_http::request::RequestContext;
 use lambda_http::{Body, Request, RequestExt, Response};
 use scim_shared::ScimError;
 use scim_shared::boundary::catch_panic;
+use scim_shared::events::Retry;
 use scim_shared::events::lifecycle::Event;
-use scim_shared::events::publish::{self, Publisher, Retry};
+use scim_shared::events::publish::{self, Publisher};
 use scim_shared::service::{Caller, Service};
 use scim_shared::tenant::{self, TenantError};
 use serde_json::{Value, json};
@@ -27,13 +28,6 @@ use serde_json::{Value, json};
 pub const PATH: &str = "/admin/tenants/{tenant}/users/{id}/emergency-logout";
 /// Who the audit record and the event name as the actor.
 pub const ACTOR: &str = "operator";
-/// Retries of the synchronous publication: short, because the operator is waiting.
-pub const EMERGENCY_RETRY: Retry = Retry {
-    attempts: 3,
-    first_delay: Duration::from_millis(50),
-    max_delay: Duration::from_millis(200),
-};
-
 /// Why an Emergency Logout did not happen.
 #[derive(Debug, thiserror::Error)]
 pub enum EmergencyError {

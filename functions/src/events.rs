@@ -12,8 +12,9 @@ use aws_lambda_events::event::streams::{DynamoDbBatchItemFailure, DynamoDbEventR
 use aws_sdk_eventbridge::error::DisplayErrorContext;
 use aws_sdk_eventbridge::primitives::{DateTime, DateTimeFormat};
 use aws_sdk_eventbridge::types::PutEventsRequestEntry;
+use scim_shared::events::Retry;
 use scim_shared::events::lifecycle::Event;
-use scim_shared::events::publish::{self, PublishError, Publisher, Retry};
+use scim_shared::events::publish::{self, PublishError, Publisher};
 use scim_shared::events::stream::{self, Action, Record};
 use scim_shared::store::{Key, Store};
 use serde_json::Value;

@@ -132,7 +132,7 @@ pub fn run_emergency_logout() -> Result<(), RunError> {
         let handler = Arc::new(emergency::EmergencyLogout::new(
             service_from_env().await?,
             Arc::new(event_bridge_from_env()?),
-            emergency::EMERGENCY_RETRY,
+            scim_shared::events::Retry::EMERGENCY,
         ));
         let namespace = Arc::new(metrics::namespace_from_env());
         lambda_http::run(lambda_http::service_fn(

@@ -11,8 +11,8 @@ use std::time::Duration;
 
 use lambda_http::{Body, Request, Response};
 use scim_functions::emergency::{self, EmergencyLogout};
+use scim_shared::events::Retry;
 use scim_shared::events::outbox;
-use scim_shared::events::publish::Retry;
 use scim_shared::ops::Limits;
 use scim_shared::protocol::clock;
 use scim_shared::protocol::http::{Method, ScimRequest};

@@ -9,10 +9,10 @@ mod support;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
 
-use scim_functions::adapter::BASE_PATH;
 use scim_functions::{
     AUTHORIZER_BINARY, EMERGENCY_LOGOUT_BINARY, EVENTS_BINARY, FUNCTIONS, Function,
 };
+use scim_shared::protocol::http::BASE_PATH;
 use scim_shared::protocol::router::ROUTES;
 use serde_json::{Value as Json, json};
 use serde_yaml_ng::Value as Yaml;

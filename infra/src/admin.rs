@@ -16,23 +16,16 @@ use axum::routing::post;
 use scim_shared::ScimError;
 use scim_shared::boundary::catch_panic;
 use scim_shared::events::lifecycle::Event;
-use scim_shared::events::webhook;
+use scim_shared::events::{Retry, webhook};
 use scim_shared::service::{Caller, Service};
 use scim_shared::store::Store;
 use scim_shared::tenant;
 use serde_json::json;
 
-use crate::webhook::{Retry, deliver_with_retries};
+use crate::webhook::deliver_with_retries;
 
 /// The route of Emergency Logout.
 pub const EMERGENCY_LOGOUT_PATH: &str = "/admin/tenants/{tenant}/users/{id}/emergency-logout";
-
-/// Retries of the synchronous delivery: short, because the operator is waiting.
-pub const EMERGENCY_RETRY: Retry = Retry {
-    attempts: 3,
-    first_delay: Duration::from_millis(50),
-    max_delay: Duration::from_millis(200),
-};
 
 /// Why an Emergency Logout did not happen.
 #[derive(Debug, thiserror::Error)]
@@ -93,10 +86,12 @@ pub async fn deliver_emergency(
     match webhook::get(store, tenant).await {
         Err(e) => format!("not delivered: webhook settings not readable: {e}"),
         Ok(None) => "no webhook".to_string(),
-        Ok(Some(hook)) => match deliver_with_retries(client, &hook, event, EMERGENCY_RETRY).await {
-            Ok(()) => "delivered".to_string(),
-            Err(e) => format!("not delivered: {e}"),
-        },
+        Ok(Some(hook)) => {
+            match deliver_with_retries(client, &hook, event, Retry::EMERGENCY).await {
+                Ok(()) => "delivered".to_string(),
+                Err(e) => format!("not delivered: {e}"),
+            }
+        }
     }
 }
 

@@ -7,10 +7,10 @@ use std::time::Duration;
 use axum::Router;
 use axum::body::Body;
 use axum::extract::{Query, Request, State};
-use axum::http::{HeaderMap, HeaderValue, Response, StatusCode, header};
+use axum::http::{HeaderMap, Response, header};
 use scim_shared::ScimError;
 use scim_shared::boundary::catch_panic;
-use scim_shared::protocol::http::{Method, ScimRequest, ScimResponse};
+use scim_shared::protocol::http::{BASE_PATH, Method, ScimRequest, ScimResponse};
 use scim_shared::service::Service;
 use scim_shared::tenant::Principal;
 use tokio::net::TcpListener;
@@ -18,9 +18,6 @@ use tokio::net::TcpListener;
 use crate::admin;
 use crate::auth_cache::AuthCache;
 use crate::listener::ScimListener;
-
-/// Where the API is mounted.
-pub const BASE_PATH: &str = "/scim/v2";
 
 #[derive(Debug, Clone)]
 struct AppState {
@@ -81,7 +78,7 @@ async fn handle(State(state): State<AppState>, request: Request) -> Response<Bod
             );
             ScimResponse::error(&panicked.into())
         });
-    into_response(&response)
+    response.to_http(Body::from(response.body_bytes()))
 }
 
 async fn answer(state: &AppState, request: Request) -> ScimResponse {
@@ -143,17 +140,4 @@ async fn to_scim(
     req.if_none_match = header_str(&parts.headers, header::IF_NONE_MATCH).map(str::to_string);
     req.body = body.to_vec();
     Ok((caller, req))
-}
-
-fn into_response(r: &ScimResponse) -> Response<Body> {
-    let mut response = Response::new(Body::from(r.body_bytes()));
-    *response.status_mut() =
-        StatusCode::from_u16(r.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    let headers = response.headers_mut();
-    for (name, value) in r.headers() {
-        if let Ok(v) = HeaderValue::from_str(&value) {
-            headers.insert(name, v);
-        }
-    }
-    response
 }

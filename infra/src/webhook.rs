@@ -6,6 +6,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use scim_shared::events::Retry;
 use scim_shared::events::lifecycle::Event;
 use scim_shared::events::outbox::EventSink;
 use scim_shared::events::webhook::{self, EVENT_ID_HEADER, SIGNATURE_HEADER, Webhook};
@@ -17,27 +18,6 @@ use tokio::sync::{Semaphore, mpsc};
 const QUEUE: usize = 10_000;
 /// Deliveries in flight at once.
 const CONCURRENCY: usize = 64;
-
-/// When to try a delivery again.
-#[derive(Debug, Clone, Copy)]
-pub struct Retry {
-    /// Attempts in all, the first included.
-    pub attempts: u32,
-    /// Wait before the second attempt; doubles each time up to `max_delay`.
-    pub first_delay: Duration,
-    pub max_delay: Duration,
-}
-
-impl Default for Retry {
-    /// Six attempts over about six seconds: 0.2, 0.4, 0.8, 1.6, 3.2 s apart.
-    fn default() -> Self {
-        Retry {
-            attempts: 6,
-            first_delay: Duration::from_millis(200),
-            max_delay: Duration::from_secs(5),
-        }
-    }
-}
 
 /// Why one delivery attempt failed.
 #[derive(Debug, thiserror::Error)]
@@ -93,7 +73,6 @@ pub async fn deliver_with_retries(
     event: &Event,
     retry: Retry,
 ) -> Result<(), DeliveryError> {
-    let mut delay = retry.first_delay;
     let mut attempt = 1;
     loop {
         match deliver(client, hook, event).await {
@@ -101,8 +80,7 @@ pub async fn deliver_with_retries(
             Err(e) if attempt >= retry.attempts => return Err(e),
             Err(e) => {
                 tracing::debug!(event = %event.id, attempt, error = %e, "webhook retry");
-                tokio::time::sleep(delay).await;
-                delay = (delay * 2).min(retry.max_delay);
+                tokio::time::sleep(retry.delay(attempt)).await;
                 attempt += 1;
             }
         }

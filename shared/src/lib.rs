@@ -4,7 +4,7 @@
 //!
 //! # Layout
 //!
-//! From the bottom up; a module uses only those above it in this list (docs/ARCHITECTURE.md has
+//! From the bottom up; a module uses only those on its line or above it (docs/ARCHITECTURE.md has
 //! the code map and the invariants):
 //!
 //! - [`protocol`]: the SCIM protocol, pure: schemas, resources, filters, PATCH, dialects, routes,
@@ -13,7 +13,7 @@
 //!   the table design: every key is built in [`store::keys`].
 //! - [`audit`]: the per-tenant audit log. [`tenant`]: tenants, Secret Tokens and settings.
 //! - [`events`]: lifecycle events from a change to its consumer (outbox, stream, publication,
-//!   webhook). [`roles`]: role rules and effective roles (pure, plus their stored item).
+//!   webhook); [`roles`]: role rules and effective roles, whose changes events carry.
 //! - [`ops`]: the SCIM operations over the store; each change commits with its events.
 //! - [`service`]: the request pipeline every entry point calls (authentication, dialect,
 //!   dispatch, audit record), Emergency Logout and role-rule administration.

@@ -124,7 +124,7 @@ impl TestServer {
     }
 
     /// Starts a server that delivers events to tenants' webhooks, as `scimctl serve` does.
-    pub async fn with_webhooks(retry: scimctl::webhook::Retry) -> TestServer {
+    pub async fn with_webhooks(retry: scim_shared::events::Retry) -> TestServer {
         let (store, table) = fresh_table().await;
         let sink = scimctl::webhook::WebhookSink::spawn(store.clone(), retry);
         let service = Service::new(store.clone(), Limits::default()).with_sink(sink);
@@ -204,7 +204,8 @@ impl TestServer {
 
     /// The server's root URL (the admin API lives under `/admin`).
     pub fn root(&self) -> &str {
-        self.base.trim_end_matches(scimctl::server::BASE_PATH)
+        self.base
+            .trim_end_matches(scim_shared::protocol::http::BASE_PATH)
     }
 
     /// A client for a second tenant of the same server.

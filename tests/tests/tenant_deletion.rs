@@ -7,6 +7,7 @@
 use std::time::Duration;
 
 use scim_shared::audit;
+use scim_shared::events::Retry;
 use scim_shared::events::lifecycle::Event;
 use scim_shared::events::{outbox, webhook};
 use scim_shared::protocol::clock;
@@ -18,7 +19,6 @@ use scim_shared::store::{Condition, Item, Key, PageKey, Store, Write};
 use scim_shared::tenant::{self, TenantError};
 use scim_tests::receiver::Receiver;
 use scim_tests::{GROUP_SCHEMA, Scim, TestServer, USER_SCHEMA};
-use scimctl::webhook::Retry;
 use serde_json::json;
 
 /// Every item of the table.

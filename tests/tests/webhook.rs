@@ -3,11 +3,11 @@
 
 use std::time::Duration;
 
+use scim_shared::events::Retry;
 use scim_shared::events::lifecycle::{Event, EventKind};
 use scim_shared::events::webhook;
 use scim_tests::TestServer;
 use scim_tests::receiver::Receiver;
-use scimctl::webhook::Retry;
 
 fn quick_retry() -> Retry {
     Retry {

@@ -9,10 +9,10 @@
 
 use std::fmt::Debug;
 use std::ops::Range;
-use std::time::Duration;
 
 use async_trait::async_trait;
 
+use super::Retry;
 use crate::events::lifecycle::Event;
 
 /// The `source` of every published event.
@@ -77,23 +77,6 @@ pub fn calls(events: &[Event]) -> Vec<Range<usize>> {
     out
 }
 
-/// How often and how soon entries that were not accepted are sent again.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Retry {
-    /// Attempts in all, the first included.
-    pub attempts: u32,
-    pub first_delay: Duration,
-    pub max_delay: Duration,
-}
-
-impl Retry {
-    fn delay(&self, attempt: u32) -> Duration {
-        self.first_delay
-            .saturating_mul(2u32.saturating_pow(attempt.saturating_sub(1)))
-            .min(self.max_delay)
-    }
-}
-
 /// Publishes the events of one call ([`calls`]), sending the entries that were not accepted
 /// (or all, after a failed call) again until they are or `retry.attempts` are spent. Returns
 /// one outcome per event, in order.
@@ -150,6 +133,7 @@ mod tests {
     use super::*;
     use crate::events::lifecycle::{EventKind, Subject};
     use std::sync::Mutex;
+    use std::time::Duration;
 
     fn event(n: usize, members: usize) -> Event {
         Event {

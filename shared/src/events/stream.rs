@@ -18,9 +18,10 @@
 
 use std::collections::HashSet;
 
+use crate::events::Retry;
 use crate::events::lifecycle::Event;
 use crate::events::outbox;
-use crate::events::publish::{self, PublishError, Publisher, Retry};
+use crate::events::publish::{self, PublishError, Publisher};
 use crate::protocol::clock;
 use crate::store::keys::{self, OUTBOX_SK_PREFIX};
 use crate::store::{Condition, Item, Key, MAX_BATCH_GET, Store, StoreError, Write};

@@ -5,6 +5,9 @@ use serde_json::Value;
 
 use crate::protocol::error::ScimError;
 
+/// Where the SCIM API is served below a host (and, on AWS, below the stage).
+pub const BASE_PATH: &str = "/scim/v2";
+
 /// The media type of every SCIM response (RFC 7644 §3.1).
 pub const SCIM_CONTENT_TYPE: &str = "application/scim+json";
 
@@ -139,6 +142,21 @@ impl ScimResponse {
             h.push(("www-authenticate", "Bearer realm=\"SCIM\"".to_string()));
         }
         h
+    }
+
+    /// The response as the `http` crate's, with the entry point's own body type: status (500
+    /// for a code outside HTTP's range) and [`Self::headers`].
+    pub fn to_http<B>(&self, body: B) -> http::Response<B> {
+        let mut response = http::Response::new(body);
+        *response.status_mut() = http::StatusCode::from_u16(self.status)
+            .unwrap_or(http::StatusCode::INTERNAL_SERVER_ERROR);
+        let headers = response.headers_mut();
+        for (name, value) in self.headers() {
+            if let Ok(v) = http::HeaderValue::from_str(&value) {
+                headers.insert(name, v);
+            }
+        }
+        response
     }
 
     /// The body serialized.

@@ -183,11 +183,51 @@ mod tests {
     }
 
     #[test]
-    fn every_operation_has_one_route() {
-        let mut ops: Vec<_> = ROUTES.iter().map(|r| r.operation.name()).collect();
-        ops.sort_unstable();
-        let n = ops.len();
-        ops.dedup();
-        assert_eq!(ops.len(), n);
+    fn every_operation_has_exactly_one_route() {
+        use ResourceKind::{Group, User};
+        let mut every = Vec::new();
+        for kind in [User, Group] {
+            every.extend([
+                Operation::Create(kind),
+                Operation::Get(kind),
+                Operation::List(kind),
+                Operation::Replace(kind),
+                Operation::Patch(kind),
+                Operation::Delete(kind),
+                Operation::Search(Some(kind)),
+            ]);
+        }
+        every.extend([
+            Operation::Search(None),
+            Operation::ServiceProviderConfig,
+            Operation::ListSchemas,
+            Operation::GetSchema,
+            Operation::ListResourceTypes,
+            Operation::GetResourceType,
+            Operation::Bulk,
+        ]);
+        // No wildcard: an operation added to the enum must be added to the list above.
+        for op in &every {
+            match op {
+                Operation::Create(_)
+                | Operation::Get(_)
+                | Operation::List(_)
+                | Operation::Replace(_)
+                | Operation::Patch(_)
+                | Operation::Delete(_)
+                | Operation::Search(_)
+                | Operation::ServiceProviderConfig
+                | Operation::ListSchemas
+                | Operation::GetSchema
+                | Operation::ListResourceTypes
+                | Operation::GetResourceType
+                | Operation::Bulk => {}
+            }
+        }
+        for op in &every {
+            let routes = ROUTES.iter().filter(|r| r.operation == *op).count();
+            assert_eq!(routes, 1, "{} has {routes} routes", op.name());
+        }
+        assert_eq!(ROUTES.len(), every.len(), "a route of no listed operation");
     }
 }

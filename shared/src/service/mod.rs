@@ -3,14 +3,11 @@
 //! [`Service::authenticate`]) and pass the resulting [`Principal`] in; the tenant never comes from
 //! the request itself.
 
-use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::Instant;
 
-use crate::audit::{self, AuditRecord};
-use crate::events::lifecycle::{self, Change, Event};
+use crate::events::lifecycle::{Change, Event};
 use crate::events::outbox::{Delivery, EventSink};
-use crate::ops::effective_roles::{self, RuleUpdate};
 use crate::ops::{self, Announcer, Committed, Ctx, Limits};
 use crate::protocol::clock;
 use crate::protocol::dialect::{self, Rule};
@@ -18,7 +15,11 @@ use crate::protocol::error::{ScimError, ScimResult};
 use crate::protocol::http::{ScimRequest, ScimResponse};
 use crate::protocol::router::{Matched, Operation, route_request};
 use crate::store::{Metered, Store, Usage};
-use crate::tenant::{self, Deactivation, Dialect, Principal, TenantSettings};
+use crate::tenant::{self, Dialect, Principal, TenantSettings};
+
+mod emergency;
+mod record;
+mod roles;
 
 #[derive(Debug, Clone)]
 pub struct Service {
@@ -268,153 +269,6 @@ impl Service {
         }
         outcome.recording = recorder.usage();
         outcome
-    }
-
-    /// Emergency Logout of a user by an operator (`actor`, e.g. `scimctl`): deactivates it and
-    /// removes its group memberships in one step ([`ops::emergency_logout`]), writes the audit
-    /// record (operation `EmergencyLogout`) and the outbox item, and returns the emergency
-    /// leaver. The caller delivers it synchronously before answering; its outbox item is stored
-    /// as delivered ([`outbox::Delivery::Synchronous`]), so neither the local sink nor the stream's
-    /// events function delivers it a second time.
-    pub async fn emergency_logout(
-        &self,
-        caller: Caller<'_>,
-        user_id: &str,
-        actor: &str,
-    ) -> ScimResult<Event> {
-        let started = Instant::now();
-        let metered = Metered::new(self.store.clone());
-        let request_id = uuid::Uuid::now_v7().to_string();
-        let at = clock::now();
-        let announcer = Announcer {
-            actor,
-            request_id: &request_id,
-            at,
-            deactivation: caller.settings.deactivation,
-            delivery: Delivery::Synchronous,
-        };
-        let ctx = Ctx::new(caller.tenant, &metered, &self.limits).announcing(announcer);
-        let result = ops::emergency_logout(&ctx, user_id).await;
-        let (status, scim_type, attributes) = match &result {
-            Ok(l) => (200, None, lifecycle::changed_attributes(&l.user)),
-            Err(e) => {
-                let body = e.to_body();
-                let t = body
-                    .get("scimType")
-                    .and_then(|v| v.as_str())
-                    .map(str::to_string);
-                (e.status(), t, Vec::new())
-            }
-        };
-        let record = AuditRecord {
-            time: clock::format_sortable(at),
-            request_id: request_id.clone(),
-            tenant: caller.tenant.to_string(),
-            operation: "EmergencyLogout".into(),
-            resource_id: Some(user_id.to_string()),
-            status,
-            scim_type,
-            latency_us: started.elapsed().as_micros() as u64,
-            store_calls: metered.usage().calls,
-            rules: Vec::new(),
-            attributes,
-            actor: actor.to_string(),
-        };
-        let retention = caller.settings.log_retention_days;
-        if let Err(e) = audit::write(&*self.store, &record, at, retention).await {
-            tracing::error!(tenant = caller.tenant, error = %e, "audit record not written");
-        }
-        let logout = result?;
-        let event =
-            logout.events.into_iter().next().ok_or_else(|| {
-                ScimError::Internal("the emergency logout announced no event".into())
-            })?;
-        tracing::warn!(
-            tenant = caller.tenant,
-            operation = "EmergencyLogout",
-            groups_left = logout.groups.len(),
-            "emergency logout"
-        );
-        Ok(event)
-    }
-
-    /// Sets the role rule of a group (id or displayName) to grant `grant`, or removes it when
-    /// `grant` is `None` ([`effective_roles::update_rule`]), and stores the movers of the members
-    /// whose effective roles changed in the outbox (and hands them to its sink).
-    pub async fn update_role_rule(
-        &self,
-        tenant: &str,
-        group: &str,
-        grant: Option<BTreeSet<String>>,
-        actor: &str,
-    ) -> ScimResult<RuleUpdate> {
-        let request_id = uuid::Uuid::now_v7().to_string();
-        let announcer = Announcer {
-            actor,
-            request_id: &request_id,
-            at: clock::now(),
-            deactivation: Deactivation::default(),
-            delivery: Delivery::Outbox,
-        };
-        let ctx = Ctx::new(tenant, &*self.store, &self.limits);
-        let update = effective_roles::update_rule(&ctx, &announcer, group, grant).await?;
-        if let Some(sink) = self.sink.as_ref().filter(|_| !update.events.is_empty()) {
-            sink.publish(tenant, update.events.clone());
-        }
-        Ok(update)
-    }
-
-    /// Writes a provisioning request's audit record (one single put) and hands its events,
-    /// already stored with its changes, to the local sink. A failure to write the record is
-    /// logged and does not change the response: the resource write has happened.
-    async fn record(
-        &self,
-        store: &dyn Store,
-        caller: Caller<'_>,
-        announcer: &Announcer<'_>,
-        outcome: &Outcome,
-        resource_id: Option<String>,
-        latency_us: u64,
-    ) {
-        let tenant = caller.tenant;
-        let at = announcer.at;
-        let body = outcome.response.body.as_ref();
-        let record = AuditRecord {
-            time: clock::format_sortable(at),
-            request_id: outcome.request_id.clone(),
-            tenant: tenant.to_string(),
-            operation: outcome.operation.map_or("unrouted", Operation::name).into(),
-            resource_id: resource_id.or_else(|| outcome.changes.first().map(|c| c.id.clone())),
-            status: outcome.response.status,
-            scim_type: body
-                .and_then(|b| b.get("scimType"))
-                .and_then(|v| v.as_str())
-                .map(str::to_string),
-            latency_us,
-            store_calls: outcome.usage.calls,
-            rules: outcome.rules.iter().map(|r| r.to_string()).collect(),
-            attributes: outcome
-                .changes
-                .iter()
-                .flat_map(lifecycle::changed_attributes)
-                .collect(),
-            actor: announcer.actor.to_string(),
-        };
-        if let Err(e) = audit::write(store, &record, at, caller.settings.log_retention_days).await {
-            tracing::error!(tenant, error = %e, "audit record not written");
-        }
-        // Emergency leavers are delivered by the gateway before it answers.
-        if let Some(sink) = &self.sink {
-            let routine: Vec<Event> = outcome
-                .events
-                .iter()
-                .filter(|e| !e.emergency)
-                .cloned()
-                .collect();
-            if !routine.is_empty() {
-                sink.publish(tenant, routine);
-            }
-        }
     }
 
     /// The request as the core should see it: rewritten when the tenant reads requests in the
