@@ -237,9 +237,9 @@ async fn main() -> anyhow::Result<()> {
             operator_token_file,
             auth_cache_ttl,
         } => {
-            let operator_token = scimctl::admin::operator_token(
+            let operator_token = scimctl::operator_api::operator_token(
                 operator_token_file.as_deref(),
-                std::env::var(scimctl::admin::OPERATOR_TOKEN_ENV).ok(),
+                std::env::var(scimctl::operator_api::OPERATOR_TOKEN_ENV).ok(),
             )?;
             let auth_ttl = std::time::Duration::from_secs(auth_cache_ttl);
             serve(
@@ -254,7 +254,7 @@ async fn main() -> anyhow::Result<()> {
         Command::EmergencyLogout { tenant, user } => {
             let service = Service::new(cli.store.open().await?, Limits::default());
             let client = scimctl::webhook::client();
-            let r = scimctl::admin::emergency_logout(&service, &client, &tenant, &user, "scimctl")
+            let r = scimctl::operator_api::emergency_logout(&service, &client, &tenant, &user, "scimctl")
                 .await?;
             eprintln!(
                 "user {user} of tenant '{tenant}' logged out: deactivated, removed from {} \
@@ -523,14 +523,14 @@ async fn serve(
     let operator_token = match operator_token {
         Some(t) => t,
         None => {
-            let t = scimctl::admin::generate_token()?;
+            let t = scimctl::operator_api::generate_token()?;
             println!("Operator token (admin API, this run only): {t}");
             t
         }
     };
     let sink = scimctl::webhook::WebhookSink::spawn(store.clone(), Default::default());
     let service = Arc::new(Service::new(store, Limits::default()).with_sink(sink));
-    let app = scimctl::admin::router(service.clone(), &operator_token)
+    let app = scimctl::operator_api::router(service.clone(), &operator_token)
         .merge(server::app(service, public_url, auth_ttl));
     scim_shared::boundary::log_panics();
     server::serve(listener, app, shutdown_signal()).await?;
