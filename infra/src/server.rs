@@ -15,9 +15,9 @@ use scim_shared::service::Service;
 use scim_shared::tenant::Principal;
 use tokio::net::TcpListener;
 
-use crate::admin;
 use crate::auth_cache::AuthCache;
 use crate::listener::ScimListener;
+use crate::operator_api;
 
 #[derive(Debug, Clone)]
 struct AppState {
@@ -88,7 +88,7 @@ async fn answer(state: &AppState, request: Request) -> ScimResponse {
             for event in outcome.events.iter().filter(|e| e.emergency) {
                 let store = &**state.service.store();
                 let delivery =
-                    admin::deliver_emergency(store, &state.client, &caller.tenant, event);
+                    operator_api::deliver_emergency(store, &state.client, &caller.tenant, event);
                 let delivery = delivery.await;
                 tracing::warn!(tenant = caller.tenant, event = %event.id, delivery, "emergency leaver");
             }

@@ -1,5 +1,7 @@
-//! The operator API of `scimctl serve`, apart from SCIM: authenticated by an operator token
-//! (`SCIM_OPERATOR_TOKEN` or `--operator-token-file`), never by a tenant's Secret Token.
+//! The operator HTTP API of `scimctl serve` (`/admin/...`), apart from SCIM: the routes an
+//! operator calls, authenticated by an operator token (`SCIM_OPERATOR_TOKEN` or
+//! `--operator-token-file`), never by a tenant's Secret Token. Not the administration commands of
+//! the command line (those are `scimctl`'s subcommands).
 //!
 //! `POST /admin/tenants/{tenant}/users/{id}/emergency-logout` deactivates the user, removes its
 //! group memberships, and delivers the emergency `leaver` to the tenant's webhook before it
@@ -29,7 +31,7 @@ pub const EMERGENCY_LOGOUT_PATH: &str = "/admin/tenants/{tenant}/users/{id}/emer
 
 /// Why an Emergency Logout did not happen.
 #[derive(Debug, thiserror::Error)]
-pub enum AdminError {
+pub enum EmergencyLogoutError {
     #[error(
         "an 'Authorization: Bearer <operator token>' header with the operator token is required"
     )]
@@ -59,12 +61,12 @@ pub async fn emergency_logout(
     tenant_id: &str,
     user_id: &str,
     actor: &str,
-) -> Result<Report, AdminError> {
+) -> Result<Report, EmergencyLogoutError> {
     let started = Instant::now();
     let store = service.store().clone();
     let t = tenant::get_live_tenant(&*store, tenant_id)
         .await?
-        .ok_or_else(|| AdminError::NoTenant(tenant_id.to_string()))?;
+        .ok_or_else(|| EmergencyLogoutError::NoTenant(tenant_id.to_string()))?;
     let caller = Caller::from(&t);
     let event = service.emergency_logout(caller, user_id, actor).await?;
     let webhook = deliver_emergency(&*store, client, &t.id, &event).await;
@@ -151,7 +153,7 @@ fn getrandom_fill(buf: &mut [u8]) -> Result<(), tenant::TenantError> {
 }
 
 #[derive(Debug, Clone)]
-struct AdminState {
+struct OperatorState {
     service: Arc<Service>,
     /// SHA-256 of the operator token, hex.
     token_hash: String,
@@ -162,14 +164,14 @@ struct AdminState {
 pub fn router(service: Arc<Service>, operator_token: &str) -> Router {
     Router::new()
         .route(EMERGENCY_LOGOUT_PATH, post(emergency))
-        .with_state(AdminState {
+        .with_state(OperatorState {
             service,
             token_hash: tenant::token_hash(operator_token),
             client: crate::webhook::client(),
         })
 }
 
-fn authorized(state: &AdminState, headers: &HeaderMap) -> bool {
+fn authorized(state: &OperatorState, headers: &HeaderMap) -> bool {
     let given = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
@@ -181,12 +183,15 @@ fn authorized(state: &AdminState, headers: &HeaderMap) -> bool {
 }
 
 async fn emergency(
-    State(state): State<AdminState>,
+    State(state): State<OperatorState>,
     Path((tenant_id, user_id)): Path<(String, String)>,
     headers: HeaderMap,
 ) -> Response {
     if !authorized(&state, &headers) {
-        return error(StatusCode::UNAUTHORIZED, &AdminError::Unauthorized);
+        return error(
+            StatusCode::UNAUTHORIZED,
+            &EmergencyLogoutError::Unauthorized,
+        );
     }
     let logout = emergency_logout(
         &state.service,
@@ -211,16 +216,16 @@ async fn emergency(
                 "elapsedMs": r.elapsed.as_secs_f64() * 1000.0,
             }),
         ),
-        Err(AdminError::Scim(e)) => json_response(
+        Err(EmergencyLogoutError::Scim(e)) => json_response(
             StatusCode::from_u16(e.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
             &e.to_body(),
         ),
-        Err(e @ AdminError::NoTenant(_)) => error(StatusCode::NOT_FOUND, &e),
+        Err(e @ EmergencyLogoutError::NoTenant(_)) => error(StatusCode::NOT_FOUND, &e),
         Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, &e),
     }
 }
 
-fn error(status: StatusCode, e: &AdminError) -> Response {
+fn error(status: StatusCode, e: &EmergencyLogoutError) -> Response {
     json_response(status, &json!({"error": e.to_string()}))
 }
 

@@ -1,0 +1,224 @@
+//! The command line of `scimctl`: its clap definitions, whose doc comments are the help text
+//! (`scimctl --help`, `scimctl <command> --help`). Each command runs in [`crate::commands`].
+
+use std::net::SocketAddr;
+
+use clap::{Parser, Subcommand};
+use scim_shared::tenant;
+use scimctl::server;
+use scimctl::store_url::StoreUrl;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "scimctl",
+    version,
+    about = "Multi-tenant SCIM 2.0 service: local server and administration"
+)]
+pub struct Cli {
+    /// Where data lives: a directory for the embedded file store, or `memory`.
+    #[arg(long, global = true, env = "SCIM_STORE", default_value = "./scim-data")]
+    pub store: StoreUrl,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve the SCIM API under /scim/v2.
+    Serve {
+        #[arg(long, env = "SCIM_ADDR", default_value = "127.0.0.1:8080")]
+        addr: SocketAddr,
+        /// Public base URL of the API, if not http://<Host header>/scim/v2.
+        #[arg(long, env = "SCIM_PUBLIC_URL")]
+        public_url: Option<String>,
+        /// File whose first line is the token of the operator API (/admin/...). The token may
+        /// come from the environment variable SCIM_OPERATOR_TOKEN instead, never from the
+        /// command line, where every user of the machine sees it (`ps`). When neither is set, a
+        /// random token is generated and printed.
+        #[arg(long, value_name = "PATH", env = "SCIM_OPERATOR_TOKEN_FILE")]
+        operator_token_file: Option<std::path::PathBuf>,
+        /// Seconds a Secret Token's authorization is kept, as API Gateway caches its
+        /// authorizer's answers: a revoked token or changed settings take effect within it.
+        /// 0 reads the token on every request.
+        #[arg(long, env = "SCIM_AUTH_CACHE_TTL", default_value_t = server::DEFAULT_AUTH_CACHE_TTL.as_secs())]
+        auth_cache_ttl: u64,
+    },
+    /// Deactivate a user and remove its group memberships at once, and deliver the emergency
+    /// leaver event to the tenant's webhook before returning.
+    EmergencyLogout { tenant: String, user: String },
+    /// Manage tenants.
+    #[command(subcommand)]
+    Tenant(TenantCommand),
+    /// Manage a tenant's Secret Tokens.
+    #[command(subcommand)]
+    Token(TokenCommand),
+    /// Manage the DynamoDB table (for emulators; on AWS the table comes from template.yaml).
+    #[command(subcommand)]
+    Table(TableCommand),
+    /// Print a tenant's audit log: one line per provisioning request (names, never values).
+    Log {
+        tenant: String,
+        /// From when: an RFC 3339 time, a day (2026-11-23) or an age (30m, 12h, 7d).
+        #[arg(long, default_value = "1d")]
+        since: String,
+        /// Only requests that failed (status 400 and above).
+        #[arg(long)]
+        failed: bool,
+        /// One JSON record per line instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Lifecycle events of the local outbox.
+    #[command(subcommand)]
+    Events(EventsCommand),
+    /// Manage a tenant's webhook: `serve` POSTs its events there, signed with HMAC-SHA256.
+    #[command(subcommand)]
+    Webhook(WebhookCommand),
+    /// Role-based provisioning: rules granting application roles to the members of a group.
+    #[command(subcommand)]
+    Roles(RolesCommand),
+    /// Import users and groups from a JSONL or CSV file, idempotently and resumably (README,
+    /// "Import").
+    Import(scimctl::import::ImportArgs),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RolesCommand {
+    /// Grant roles to the members of a group (its id or displayName), replacing the group's
+    /// rule; members whose effective roles change get a `mover` event.
+    Set {
+        tenant: String,
+        group: String,
+        /// A role to grant; repeat for several.
+        #[arg(long = "role", required = true)]
+        roles: Vec<String>,
+    },
+    /// List a tenant's rules; with --user, that user's effective roles.
+    List {
+        tenant: String,
+        #[arg(long)]
+        user: Option<String>,
+    },
+    /// Remove the rule of a group (its id or displayName).
+    Delete { tenant: String, group: String },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum WebhookCommand {
+    /// Set the webhook URL (http:// or https://) and print its new signing secret, once.
+    Set { tenant: String, url: String },
+    /// Print the webhook URL (never the secret).
+    Show { tenant: String },
+    /// Stop delivering to a webhook.
+    Delete { tenant: String },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum EventsCommand {
+    /// Print a tenant's events, oldest first; with --follow, keep printing new ones.
+    Tail {
+        tenant: String,
+        /// From when: an RFC 3339 time, a day or an age (30m, 12h, 7d).
+        #[arg(long, default_value = "1d")]
+        since: String,
+        /// Poll for new events every 500 ms until interrupted.
+        #[arg(long)]
+        follow: bool,
+        /// The events as JSON, one per line (with attribute values).
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TableCommand {
+    /// Create the table named by `--store dynamodb://TABLE` with the key schema, index, stream
+    /// and TTL that template.yaml declares.
+    Create,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TenantCommand {
+    /// Create a tenant.
+    Create { tenant: String },
+    /// List tenants.
+    List,
+    /// Delete a tenant and everything keyed by it: tokens, users, groups, memberships, counters,
+    /// audit log, events, role rules and webhook. Resumable: run it again if it was interrupted.
+    Delete { tenant: String },
+    /// Change a tenant's settings (they reach its tokens at once; a Lambda authorizer's cache
+    /// picks them up within its TTL).
+    Set {
+        tenant: String,
+        /// `auto` rewrites what identity providers really send into strict RFC 7644 form
+        /// (docs/dialects.md); `strict` answers anything else with a SCIM error.
+        #[arg(long, value_enum)]
+        dialect: Option<DialectArg>,
+        /// Days the audit log keeps each record (default 90).
+        #[arg(long, value_parser = clap::value_parser!(u16).range(1..))]
+        log_retention_days: Option<u16>,
+        /// `emergency` treats an identity provider's deactivation of a user as an Emergency
+        /// Logout (the leaver is marked emergency and delivered before the answer); `leaver`
+        /// (the default) delivers it like any event.
+        #[arg(long, value_enum)]
+        deactivation: Option<DeactivationArg>,
+    },
+}
+
+/// The `--deactivation` values of `tenant set`.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum DeactivationArg {
+    Leaver,
+    Emergency,
+}
+
+impl From<DeactivationArg> for tenant::Deactivation {
+    fn from(d: DeactivationArg) -> Self {
+        match d {
+            DeactivationArg::Leaver => tenant::Deactivation::Leaver,
+            DeactivationArg::Emergency => tenant::Deactivation::Emergency,
+        }
+    }
+}
+
+/// The `--dialect` values of `tenant set`.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum DialectArg {
+    Auto,
+    Strict,
+}
+
+impl From<DialectArg> for tenant::Dialect {
+    fn from(d: DialectArg) -> Self {
+        match d {
+            DialectArg::Auto => tenant::Dialect::Auto,
+            DialectArg::Strict => tenant::Dialect::Strict,
+        }
+    }
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TokenCommand {
+    /// Issue a Secret Token: printed once on stdout, stored only as a hash.
+    Issue { tenant: String },
+    /// List a tenant's tokens (ids and creation times, never the secrets).
+    List { tenant: String },
+    /// Revoke a token by its id.
+    Revoke { tenant: String, token_id: String },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_operator_token_is_not_taken_from_the_command_line() {
+        assert!(Cli::try_parse_from(["scimctl", "serve", "--operator-token", "op_x"]).is_err());
+        let cli = Cli::try_parse_from(["scimctl", "serve", "--operator-token-file", "/run/op"])
+            .expect("a file is accepted");
+        assert!(matches!(
+            cli.command,
+            Command::Serve { operator_token_file: Some(p), .. } if p.as_os_str() == "/run/op"
+        ));
+    }
+}
