@@ -3,6 +3,8 @@
 //! [`Service::authenticate`]) and pass the resulting [`Principal`] in; the tenant never comes from
 //! the request itself.
 
+#![warn(missing_docs)]
+
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -21,6 +23,8 @@ mod emergency;
 mod record;
 mod roles;
 
+/// The SCIM service over one store: what every entry point calls once it has authenticated
+/// the request's tenant. Cheap to clone (the store is shared).
 #[derive(Debug, Clone)]
 pub struct Service {
     store: Arc<dyn Store>,
@@ -34,8 +38,11 @@ pub struct Service {
 /// A handled request: the response and what it cost.
 #[derive(Debug, Clone)]
 pub struct Outcome {
+    /// The SCIM response to send.
     pub response: ScimResponse,
+    /// The operation the request was routed to; `None` when no route matched.
     pub operation: Option<Operation>,
+    /// Store usage of the operation itself.
     pub usage: Usage,
     /// Names of the dialect rules that rewrote the request (see [`crate::protocol::dialect`]), in the order
     /// they first fired; empty for strict RFC requests and for tenants in the `strict` dialect.
@@ -56,7 +63,9 @@ pub struct Outcome {
 /// (tests, tools) stands for that tenant with default settings.
 #[derive(Debug, Clone, Copy)]
 pub struct Caller<'a> {
+    /// The tenant's id.
     pub tenant: &'a str,
+    /// Its settings (dialect, deactivation policy, log retention).
     pub settings: TenantSettings,
 }
 
@@ -90,6 +99,7 @@ impl<'a> From<&'a str> for Caller<'a> {
 }
 
 impl Service {
+    /// A service over `store` that enforces `limits`, with no event sink.
     pub fn new(store: Arc<dyn Store>, limits: Limits) -> Self {
         Service {
             store,
@@ -105,10 +115,12 @@ impl Service {
         self
     }
 
+    /// The store it serves from.
     pub fn store(&self) -> &Arc<dyn Store> {
         &self.store
     }
 
+    /// The limits it enforces and states in /ServiceProviderConfig.
     pub fn limits(&self) -> &Limits {
         &self.limits
     }

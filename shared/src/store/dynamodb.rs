@@ -7,6 +7,8 @@
 //! capped exponential backoff and full jitter; throttling is retried by the SDK's standard retry
 //! policy. A write that finally fails has written nothing.
 
+#![warn(missing_docs)]
+
 use std::collections::HashMap;
 
 use async_trait::async_trait;
@@ -36,6 +38,9 @@ const BACKOFF_CAP_MS: u64 = 1000;
 
 type Attrs = HashMap<String, AttributeValue>;
 
+/// The store on one DynamoDB table of the production key schema ([`create_table`]): every
+/// [`Store`] call is one DynamoDB call (a batch get or a transaction may be retried for its
+/// unprocessed keys or conflicts).
 #[derive(Debug, Clone)]
 pub struct DynamoStore {
     client: Client,
@@ -43,6 +48,7 @@ pub struct DynamoStore {
 }
 
 impl DynamoStore {
+    /// A store for `table` through `client`.
     pub fn new(client: Client, table: impl Into<String>) -> Self {
         DynamoStore {
             client,
@@ -61,10 +67,12 @@ impl DynamoStore {
         Self::new(Client::from_conf(conf), table)
     }
 
+    /// The DynamoDB client (for table administration).
     pub fn client(&self) -> &Client {
         &self.client
     }
 
+    /// The table's name.
     pub fn table(&self) -> &str {
         &self.table
     }

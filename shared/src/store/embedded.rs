@@ -10,6 +10,8 @@
 //! only after the commit that holds its writes is on disk, so an acknowledged write survives a
 //! crash; a failed condition cancels only its own transaction.
 
+#![warn(missing_docs)]
+
 use std::ops::Bound;
 use std::path::Path;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -40,6 +42,8 @@ const GSI1: TableDefinition<(&str, &str, &str, &str), ()> = TableDefinition::new
 /// Upper bound of a sort-key prefix range.
 const PREFIX_END: char = char::MAX;
 
+/// The store in one embedded database file (redb), or in memory: the same items, keys, index,
+/// conditions, transactions and limits as DynamoDB, for `scimctl serve` and the tests.
 #[derive(Debug, Clone)]
 pub struct EmbeddedStore {
     db: Arc<Database>,
