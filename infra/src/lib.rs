@@ -13,5 +13,6 @@ pub mod listener;
 pub mod operator_api;
 pub mod report;
 pub mod server;
+pub mod store_socket;
 pub mod store_url;
 pub mod webhook;

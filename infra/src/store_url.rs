@@ -6,6 +6,8 @@ use std::sync::Arc;
 use anyhow::Context as _;
 use scim_shared::store::{DynamoStore, EmbeddedStore, Store};
 
+use crate::store_socket::RemoteStore;
+
 /// File name of the embedded database inside the store directory.
 pub const DB_FILE: &str = "scim.redb";
 
@@ -46,8 +48,25 @@ impl std::str::FromStr for StoreUrl {
 }
 
 impl StoreUrl {
-    /// Opens the store, creating the directory if needed. Makes no network call.
+    /// Opens the store for a command, creating the directory if needed. An embedded store that a
+    /// running `scimctl serve` holds is reached through that server ([`crate::store_socket`]).
+    /// Makes no network call.
     pub async fn open(&self) -> anyhow::Result<Arc<dyn Store>> {
+        match self {
+            StoreUrl::Dir(dir) => match self.open_exclusive().await {
+                Ok(store) => Ok(store),
+                Err(held) => match RemoteStore::connect(dir).await {
+                    Ok(remote) => Ok(Arc::new(remote)),
+                    Err(_) => Err(held),
+                },
+            },
+            _ => self.open_exclusive().await,
+        }
+    }
+
+    /// Opens the store for this process alone (`scimctl serve`): an embedded store another
+    /// process holds is an error.
+    pub async fn open_exclusive(&self) -> anyhow::Result<Arc<dyn Store>> {
         match self {
             StoreUrl::Memory => Ok(Arc::new(EmbeddedStore::in_memory()?)),
             StoreUrl::DynamoDb(table) => Ok(Arc::new(DynamoStore::from_env(table.clone()).await)),

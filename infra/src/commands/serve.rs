@@ -28,14 +28,16 @@ pub async fn run(
         std::env::var(scimctl::operator_api::OPERATOR_TOKEN_ENV).ok(),
     )?;
     let auth_ttl = std::time::Duration::from_secs(auth_cache_ttl);
-    serve(
-        store.open().await?,
-        addr,
-        public_url,
-        operator_token,
-        auth_ttl,
-    )
-    .await
+    let opened = store.open_exclusive().await?;
+    // Commands run beside the server reach a directory store through it.
+    let _shared = match store {
+        StoreUrl::Dir(dir) => Some(
+            scimctl::store_socket::share(opened.clone(), dir)
+                .with_context(|| format!("sharing the store in {}", dir.display()))?,
+        ),
+        _ => None,
+    };
+    serve(opened, addr, public_url, operator_token, auth_ttl).await
 }
 
 async fn serve(

@@ -14,6 +14,7 @@ pub mod conformance;
 pub mod keys;
 
 use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
 
 pub use days::read_days;
 pub use dynamodb::{DynamoStore, create_table, delete_table, item_size};
@@ -44,7 +45,7 @@ pub const MAX_ITEM_BYTES: usize = 400 * 1024;
 pub const MAX_TRANSACTION_BYTES: usize = 4 * 1024 * 1024;
 
 /// A primary key, or a GSI1 key.
-#[derive(Debug, Clone, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct Key {
     pub pk: String,
     pub sk: String,
@@ -60,7 +61,7 @@ impl Key {
 }
 
 /// One stored item.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct Item {
     pub key: Key,
     /// Key in the GSI1 index, if the item is projected there.
@@ -76,7 +77,7 @@ pub struct Item {
 }
 
 /// A condition on the current state of an item, checked atomically with the write.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Condition {
     None,
     /// The item must not exist (DynamoDB `attribute_not_exists(pk)`).
@@ -88,7 +89,7 @@ pub enum Condition {
 }
 
 /// One write of a transaction.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Write {
     Put {
         item: Item,
@@ -128,14 +129,14 @@ impl Write {
 }
 
 /// Which index a query reads.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Index {
     Primary,
     Gsi1,
 }
 
 /// Where a query page ends: the last item's keys, as DynamoDB's LastEvaluatedKey.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PageKey {
     pub key: Key,
     pub gsi1: Option<Key>,
@@ -151,7 +152,7 @@ impl PageKey {
 }
 
 /// A query of one partition of an index, in sort-key order.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Query {
     pub index: Index,
     pub pk: String,
@@ -183,7 +184,7 @@ impl Query {
 }
 
 /// One page of query results.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct Page {
     pub items: Vec<Item>,
     /// Set when more items may follow.
@@ -191,7 +192,7 @@ pub struct Page {
 }
 
 /// Store failures.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, Serialize, Deserialize)]
 pub enum StoreError {
     /// The condition of the write at this index of the transaction failed.
     #[error("condition of write {index} failed")]
