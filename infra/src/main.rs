@@ -16,9 +16,20 @@ use crate::cli::{Cli, Command, EventsCommand, TableCommand};
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+/// Runs the command; a failure is one line on stderr (its causes joined with `: `, never a
+/// backtrace) and exit status 1.
 #[tokio::main]
-async fn main() -> anyhow::Result<()> {
-    let cli = Cli::parse();
+async fn main() -> std::process::ExitCode {
+    match run(Cli::parse()).await {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("scimctl: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
     // An import reports every row in its summary, not one log line per request.
     let default_log = match cli.command {
         Command::Import(_) => "warn",
