@@ -3,7 +3,7 @@
 //! Publication markers live in a fresh store of the selected backend (`SCIM_TEST_BACKEND`):
 //! the embedded store, or a table on DynamoDB Local.
 
-mod support;
+use crate::support;
 
 use std::collections::BTreeSet;
 use std::sync::Arc;

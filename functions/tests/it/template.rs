@@ -4,7 +4,7 @@
 //! Gateway's own answers are SCIM errors. docs/deploy.md lists each function's permissions as
 //! the template grants them.
 
-mod support;
+use crate::support;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};

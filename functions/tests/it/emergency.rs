@@ -3,7 +3,7 @@
 //! handler over a store of the selected backend and an in-memory bus; template.yaml routes it
 //! with IAM authorisation and grants exactly what it uses.
 
-mod support;
+use crate::support;
 
 use std::collections::BTreeSet;
 use std::sync::Arc;

@@ -1,0 +1,3 @@
+//! scimctl's integration tests in one binary, one module per area.
+
+mod crash;
