@@ -148,7 +148,7 @@ gateway_started=$SECONDS
 start_dynamodb gateway
 # template.yaml's routes, authorizer and gateway responses; each function's policy checked on
 # every DynamoDB, stream and EventBridge call; a refused call fails the run.
-SCIM_LAMBDA_BOOTSTRAPS=target/lambda cargo test -p scim-tests --test gateway -- --ignored
+SCIM_LAMBDA_BOOTSTRAPS=target/lambda cargo test -p scim-tests --test it -- --ignored gateway::
 scim2_tester local-gateway ./target/debug/local-gateway --bootstraps target/lambda \
   --table scim-gateway-conformance --port PORT --logs "$workdir/gateway-logs"
 echo "local API Gateway step: $((SECONDS - gateway_started)) s"

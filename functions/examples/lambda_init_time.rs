@@ -15,7 +15,7 @@
 //! function that calls the network before its first `/next` (initialisation must not) or never
 //! answers fails the run.
 
-#[path = "../tests/support/http.rs"]
+#[path = "../tests/it/support/http.rs"]
 mod http;
 
 use std::path::{Path, PathBuf};

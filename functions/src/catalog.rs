@@ -1,6 +1,6 @@
 //! The functions of the deployment: one Lambda binary per SCIM operation (search and discovery
 //! group the routes of one concern), and which operations each serves. template.yaml routes the
-//! same operations to the same binaries; `tests/template.rs` holds the two to each other and to
+//! same operations to the same binaries; `tests/it/template.rs` holds the two to each other and to
 //! the router's table.
 
 use scim_shared::protocol::router::Operation;

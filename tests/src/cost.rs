@@ -6,7 +6,7 @@ use scim_shared::protocol::http::Method;
 use scim_shared::store::Usage;
 use serde_json::{Value, json};
 
-use crate::{ENTERPRISE, GROUP_SCHEMA, PATCH_OP, TestServer, USER_SCHEMA};
+use crate::{ENTERPRISE, GROUP_SCHEMA, Scim, TestServer, USER_SCHEMA};
 
 /// DynamoDB on-demand list prices, US East (N. Virginia), per million request units.
 pub const PRICE_DATE: &str =
@@ -48,12 +48,11 @@ fn user_body(name: &str) -> Value {
 }
 
 fn patch(ops: Value) -> Value {
-    json!({"schemas": [PATCH_OP], "Operations": ops})
+    Scim::patch_body(ops)
 }
 
 fn members(ids: &[String]) -> Value {
-    let values: Vec<Value> = ids.iter().map(|id| json!({"value": id})).collect();
-    patch(json!([{"op": "add", "path": "members", "value": values}]))
+    Scim::members_patch("add", ids)
 }
 
 struct Recorder<'a> {
@@ -84,31 +83,6 @@ impl Recorder<'_> {
         });
         out.response.body
     }
-}
-
-/// Creates `n` users in-process and returns their ids.
-async fn create_users(
-    srv: &TestServer,
-    prefix: &str,
-    n: usize,
-    progress: &dyn Fn(usize),
-) -> Vec<String> {
-    let mut ids = Vec::with_capacity(n);
-    for i in 0..n {
-        let body = json!({"schemas": [USER_SCHEMA], "userName": format!("{prefix}-{i}")});
-        let out = srv.call(Method::Post, "/Users", Some(&body)).await;
-        assert_eq!(out.response.status, 201);
-        ids.push(
-            out.response
-                .body
-                .as_ref()
-                .and_then(|b| b["id"].as_str())
-                .unwrap_or_default()
-                .to_string(),
-        );
-        progress(i + 1);
-    }
-    ids
 }
 
 /// Runs every scenario; the large group has `group_size` members. `progress` is told how many
@@ -182,12 +156,8 @@ pub async fn measure(srv: &TestServer, group_size: usize, progress: &dyn Fn(usiz
         .unwrap_or_default()
         .to_string();
     let gat = format!("/Groups/{gid}");
-    let staff = create_users(srv, "staff", group_size, progress).await;
-    for chunk in staff.chunks(100) {
-        let out = srv.call(Method::Patch, &gat, Some(&members(chunk))).await;
-        assert_eq!(out.response.status, 204);
-    }
-    let newcomers = create_users(srv, "new", 1 + 100 + 1000, &|_| {}).await;
+    srv.fill_group(&gid, "staff", group_size, progress).await;
+    let newcomers = srv.create_users("new", 1 + 100 + 1000, &|_| {}).await;
     let label = |k: usize| {
         format!(
             "Add {k} member{} to a {group_size}-member group",

@@ -187,6 +187,53 @@ impl TestServer {
         self.service.handle("acme", &req).await
     }
 
+    /// Creates `n` users named `{prefix}-{i}` in-process and returns their ids in that order;
+    /// `progress` hears how many are created after each one.
+    pub async fn create_users(
+        &self,
+        prefix: &str,
+        n: usize,
+        progress: &dyn Fn(usize),
+    ) -> Vec<String> {
+        let mut ids = Vec::with_capacity(n);
+        for i in 0..n {
+            let body =
+                serde_json::json!({"schemas": [USER_SCHEMA], "userName": format!("{prefix}-{i}")});
+            let out = self.call(Method::Post, "/Users", Some(&body)).await;
+            assert_eq!(out.response.status, 201);
+            ids.push(
+                out.response
+                    .body
+                    .as_ref()
+                    .and_then(|b| b["id"].as_str())
+                    .expect("id")
+                    .to_string(),
+            );
+            progress(i + 1);
+        }
+        ids
+    }
+
+    /// Creates `n` users named `{prefix}-{i}` and adds them to group `gid` in PATCH batches of
+    /// 100, in-process; returns their ids.
+    pub async fn fill_group(
+        &self,
+        gid: &str,
+        prefix: &str,
+        n: usize,
+        progress: &dyn Fn(usize),
+    ) -> Vec<String> {
+        let ids = self.create_users(prefix, n, progress).await;
+        for chunk in ids.chunks(100) {
+            let body = Scim::members_patch("add", chunk);
+            let out = self
+                .call(Method::Patch, &format!("/Groups/{gid}"), Some(&body))
+                .await;
+            assert_eq!(out.response.status, 204);
+        }
+        ids
+    }
+
     /// Tenant `acme`'s events in the outbox from `since` until now, oldest first.
     pub async fn events_since(&self, since: scim_shared::protocol::clock::Time) -> Vec<Event> {
         scim_shared::events::outbox::read(
@@ -415,6 +462,38 @@ impl Scim {
     pub fn patch_body(ops: Value) -> Value {
         serde_json::json!({"schemas": [PATCH_OP], "Operations": ops})
     }
+
+    /// A PatchOp body of one operation `op` (`add`, `remove`) on a group's `members`, with these
+    /// user ids as its values.
+    pub fn members_patch<S: AsRef<str>>(op: &str, ids: &[S]) -> Value {
+        let values: Vec<Value> = ids
+            .iter()
+            .map(|id| serde_json::json!({"value": id.as_ref()}))
+            .collect();
+        Self::patch_body(serde_json::json!([{"op": op, "path": "members", "value": values}]))
+    }
+}
+
+/// The path of a user: `/Users/{id}`.
+pub fn user_path(id: &str) -> String {
+    format!("/Users/{id}")
+}
+
+/// The `value`s of a group's `members`, sorted (none when it lists no member).
+pub fn member_ids(group: &Value) -> Vec<String> {
+    let mut ids: Vec<String> = group["members"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|m| m["value"].as_str().map(str::to_string))
+        .collect();
+    ids.sort();
+    ids
+}
+
+/// A set of owned strings, to compare with the set of names a request found.
+pub fn string_set(names: &[&str]) -> std::collections::BTreeSet<String> {
+    names.iter().map(|s| s.to_string()).collect()
 }
 
 /// URL-encodes a query parameter value.

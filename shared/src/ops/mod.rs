@@ -90,7 +90,7 @@ impl<'a> Ctx<'a> {
 /// How long an update without If-Match keeps trying when concurrent writes keep winning the race
 /// for the same resource (many IdP requests adding members to one group at once): inside a
 /// function's 10 s timeout (template.yaml), so that a request that gives up still records and
-/// answers its 503 itself (tests/tests/race.rs races 64 writers on the embedded store, 8 on
+/// answers its 503 itself (tests/tests/it/race.rs races 64 writers on the embedded store, 8 on
 /// DynamoDB Local).
 const RETRY_BUDGET: std::time::Duration = std::time::Duration::from_secs(8);
 

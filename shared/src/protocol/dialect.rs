@@ -4,7 +4,7 @@
 //! audit trail. Tenants with the `strict` dialect skip it (see [`crate::tenant::Dialect`]).
 //!
 //! Only shapes the core rejects or misreads are rewritten. Shapes the core already accepts are
-//! left alone and fire no rule; they are covered by tests/tests/dialects.rs:
+//! left alone and fire no rule; they are covered by tests/tests/it/dialects.rs:
 //!
 //! - path-less add/replace with dotted (`name.givenName`) or URN-qualified keys (PATCH engine);
 //! - `remove` of `members` with a value list, and `members[value eq "id"]` (group operations);

@@ -182,7 +182,7 @@ pub fn webhook(t: &str) -> Key {
 /// (docs/table-design.md), each with where tenant deletion finds its items
 /// ([`TenantItem::reach`]). A new prefix of tenant data is a new variant: `reach` does not
 /// compile until it says how deletion finds the new items, and the deletion test
-/// (tests/tests/tenant_deletion.rs), which needs an item of every kind of [`TenantItem::ALL`]
+/// (tests/tests/it/tenant_deletion.rs), which needs an item of every kind of [`TenantItem::ALL`]
 /// before it deletes and none after, fails until it writes one and deletion removes it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TenantItem {

@@ -225,7 +225,7 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// Every item of the table, up to `limit` per page, continuing after `start_after`, in an
     /// order of the backend's choosing. It reads the whole table (a DynamoDB Scan), so no request
     /// and no operation uses it: it is there to verify, e.g. that nothing of a deleted tenant
-    /// survives (tests/tests/tenant_deletion.rs).
+    /// survives (tests/tests/it/tenant_deletion.rs).
     async fn scan(&self, start_after: Option<&PageKey>, limit: usize) -> Result<Page, StoreError>;
 
     /// How many independent transactions of one request are worth running at the same time

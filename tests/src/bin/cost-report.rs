@@ -41,7 +41,7 @@ async fn main() -> anyhow::Result<()> {
     );
     println!(
         "Made by `cargo run --profile local -p scim-tests --bin cost-report -- {members} > docs/cost.md`\n\
-         on the embedded store; the calls are the same on DynamoDB (`tests/tests/cost.rs` checks\n\
+         on the embedded store; the calls are the same on DynamoDB (`tests/tests/it/cost.rs` checks\n\
          the targets on both backends).\n"
     );
     print!("{}", cost::markdown(&rows));

@@ -3,17 +3,15 @@
 //! Publication markers live in a fresh store of the selected backend (`SCIM_TEST_BACKEND`):
 //! the embedded store, or a table on DynamoDB Local.
 
-mod support;
+use crate::support;
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
-use std::time::Duration;
 
 use aws_lambda_events::event::dynamodb::Event as StreamEvent;
 use aws_lambda_events::event::streams::DynamoDbEventResponse;
 use scim_functions::emergency::EmergencyLogout;
 use scim_functions::events::{self, record};
-use scim_shared::events::Retry;
 use scim_shared::events::lifecycle::Event;
 use scim_shared::events::publish;
 use scim_shared::events::stream::{self, MARKER_TTL_SECONDS};
@@ -26,14 +24,8 @@ use scim_shared::store::{Index, Item, Query, Store};
 use scim_shared::tenant;
 use scim_tests::{GROUP_SCHEMA, USER_SCHEMA, fresh_store};
 use serde_json::{Value, json};
-use support::bus::Bus;
+use support::bus::{Bus, NO_WAIT};
 use support::{Recording, TABLE, at, lines, render, str_at};
-
-const NOW: Retry = Retry {
-    attempts: 3,
-    first_delay: Duration::ZERO,
-    max_delay: Duration::ZERO,
-};
 
 fn fixture(name: &str) -> StreamEvent {
     let path = support::repo_root().join("tests/data/streams").join(name);
@@ -77,7 +69,7 @@ async fn a_batch_of_outbox_inserts_is_published_in_order_ten_entries_per_call() 
     let store = fresh_store().await;
     let bus = Bus::default();
     let batch = fixture("outbox-inserts.json");
-    let response = events::handle(&*store, &bus, &batch, NOW).await;
+    let response = events::handle(&*store, &bus, &batch, NO_WAIT).await;
     assert!(failures(&response).is_empty(), "{response:?}");
     assert_eq!(bus.calls(), [10, 3]);
     let entries = bus.entries();
@@ -105,7 +97,7 @@ async fn resource_items_audit_records_markers_counters_ttl_removals_and_delivere
     let store = fresh_store().await;
     let bus = Bus::default();
     let batch = fixture("mixed-records.json");
-    let response = events::handle(&*store, &bus, &batch, NOW).await;
+    let response = events::handle(&*store, &bus, &batch, NO_WAIT).await;
     assert!(failures(&response).is_empty(), "{response:?}");
     let kinds: Vec<String> = bus.entries().into_iter().map(|e| e.detail_type).collect();
     assert_eq!(kinds, ["rehire"], "only the outbox insert is published");
@@ -122,14 +114,14 @@ async fn a_redelivered_batch_whole_or_bisected_publishes_nothing_twice() {
     let store = fresh_store().await;
     let bus = Bus::default();
     let batch = fixture("outbox-inserts.json");
-    events::handle(&*store, &bus, &batch, NOW).await;
+    events::handle(&*store, &bus, &batch, NO_WAIT).await;
     let first = bus.ids();
-    let again = events::handle(&*store, &bus, &batch, NOW).await;
+    let again = events::handle(&*store, &bus, &batch, NO_WAIT).await;
     assert!(failures(&again).is_empty());
     let mut halves = from(&batch, 0);
     halves.records.truncate(6);
-    events::handle(&*store, &bus, &halves, NOW).await;
-    events::handle(&*store, &bus, &from(&batch, 6), NOW).await;
+    events::handle(&*store, &bus, &halves, NO_WAIT).await;
+    events::handle(&*store, &bus, &from(&batch, 6), NO_WAIT).await;
     assert_eq!(bus.ids(), first, "redeliveries published nothing");
     assert_eq!(bus.calls(), [10, 3], "not even a call");
     let unique: BTreeSet<String> = first.iter().cloned().collect();
@@ -145,7 +137,7 @@ async fn a_refused_record_is_reported_with_every_later_one_and_the_retry_publish
     let refused = events[4]["id"].as_str().expect("id");
     bus.refuse(refused);
 
-    let response = events::handle(&*store, &bus, &batch, NOW).await;
+    let response = events::handle(&*store, &bus, &batch, NO_WAIT).await;
     let ids = record_ids(&batch);
     assert_eq!(
         failures(&response),
@@ -170,7 +162,7 @@ async fn a_refused_record_is_reported_with_every_later_one_and_the_retry_publish
 
     // Lambda delivers the batch again from the reported record on.
     bus.accept_all();
-    let retry = events::handle(&*store, &bus, &from(&batch, 4), NOW).await;
+    let retry = events::handle(&*store, &bus, &from(&batch, 4), NO_WAIT).await;
     assert!(failures(&retry).is_empty(), "{retry:?}");
     let second: Vec<String> = bus.ids()[published.len()..].to_vec();
     let expected_second: Vec<String> = [&events[4..5], &events[10..]]
@@ -193,14 +185,14 @@ async fn a_request_item_is_published_whole_and_marked_only_when_all_its_events_a
     assert_eq!((batch.records.len(), events.len()), (2, 13));
     bus.refuse(events[4]["id"].as_str().expect("id"));
 
-    let response = events::handle(&*store, &bus, &batch, NOW).await;
+    let response = events::handle(&*store, &bus, &batch, NO_WAIT).await;
     let ids = record_ids(&batch);
     assert_eq!(failures(&response), ids[1..], "the half-published request");
     // Delivered again: the second request's events all go out (some a second time, with the
     // same ids), the first request's not at all.
     bus.accept_all();
     let before = bus.ids().len();
-    let retry = events::handle(&*store, &bus, &batch, NOW).await;
+    let retry = events::handle(&*store, &bus, &batch, NO_WAIT).await;
     assert!(failures(&retry).is_empty(), "{retry:?}");
     let second: Vec<String> = bus.ids()[before..].to_vec();
     let expected: Vec<String> = events[1..]
@@ -208,7 +200,7 @@ async fn a_request_item_is_published_whole_and_marked_only_when_all_its_events_a
         .map(|e| e["id"].as_str().expect("id").to_string())
         .collect();
     assert_eq!(second, expected);
-    let again = events::handle(&*store, &bus, &batch, NOW).await;
+    let again = events::handle(&*store, &bus, &batch, NO_WAIT).await;
     assert!(failures(&again).is_empty());
     assert_eq!(
         bus.ids().len(),
@@ -223,11 +215,11 @@ async fn a_failed_call_reports_the_whole_batch_and_publishes_nothing() {
     let bus = Bus::default();
     let batch = fixture("outbox-inserts.json");
     bus.go_down();
-    let response = events::handle(&*store, &bus, &batch, NOW).await;
+    let response = events::handle(&*store, &bus, &batch, NO_WAIT).await;
     assert_eq!(failures(&response), record_ids(&batch));
     assert!(bus.ids().is_empty());
     bus.accept_all();
-    let retry = events::handle(&*store, &bus, &batch, NOW).await;
+    let retry = events::handle(&*store, &bus, &batch, NO_WAIT).await;
     assert!(failures(&retry).is_empty());
     assert_eq!(bus.ids().len(), batch.records.len());
 }
@@ -237,7 +229,7 @@ async fn a_published_record_leaves_a_marker_that_outlives_the_stream() {
     let store = fresh_store().await;
     let bus = Bus::default();
     let batch = fixture("mixed-records.json");
-    events::handle(&*store, &bus, &batch, NOW).await;
+    events::handle(&*store, &bus, &batch, NO_WAIT).await;
     let published: Vec<&str> = batch
         .records
         .iter()
@@ -344,7 +336,7 @@ async fn scim_requests_events_reach_the_bus_as_the_service_computed_them_and_an_
     .await;
     computed.extend(group_events);
     let sync_bus = Arc::new(Bus::default());
-    let logout = EmergencyLogout::new(service.clone(), sync_bus.clone(), NOW);
+    let logout = EmergencyLogout::new(service.clone(), sync_bus.clone(), NO_WAIT);
     let report = logout.logout("acme", &user).await.expect("logout");
     assert_eq!(report.event_bridge, "published");
     assert_eq!(sync_bus.ids(), std::slice::from_ref(&report.event.id));
@@ -357,7 +349,7 @@ async fn scim_requests_events_reach_the_bus_as_the_service_computed_them_and_an_
         "one outbox item per request: two creates, one logout"
     );
     let stream_bus = Bus::default();
-    let response = events::handle(&*store, &stream_bus, &inserts(&items), NOW).await;
+    let response = events::handle(&*store, &stream_bus, &inserts(&items), NO_WAIT).await;
     assert!(failures(&response).is_empty());
     let expected: Vec<Value> = computed
         .iter()
@@ -378,9 +370,9 @@ async fn the_events_function_is_granted_exactly_what_it_uses() {
     let recording = Recording::new(fresh_store().await);
     let bus = Bus::default();
     let batch = fixture("outbox-inserts.json");
-    events::handle(&recording, &bus, &batch, NOW).await;
-    events::handle(&recording, &bus, &batch, NOW).await;
-    events::handle(&recording, &bus, &fixture("mixed-records.json"), NOW).await;
+    events::handle(&recording, &bus, &batch, NO_WAIT).await;
+    events::handle(&recording, &bus, &batch, NO_WAIT).await;
+    events::handle(&recording, &bus, &fixture("mixed-records.json"), NO_WAIT).await;
     let used = recording.take();
 
     let template = support::template();

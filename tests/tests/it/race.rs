@@ -3,7 +3,7 @@
 use scim_shared::events::lifecycle::EventKind;
 use scim_shared::protocol::schema::ResourceKind;
 use scim_shared::store::keys;
-use scim_tests::{Scim, TestServer, USER_SCHEMA};
+use scim_tests::{Scim, TestServer, USER_SCHEMA, member_ids};
 use serde_json::json;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -109,13 +109,7 @@ async fn parallel_member_adds_to_one_group_are_all_applied_and_announced() {
         .get(&format!("/Groups/{group}"))
         .await
         .expect(200);
-    let mut present: Vec<String> = members.body["members"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(|m| m["value"].as_str().map(str::to_string))
-        .collect();
-    present.sort();
+    let present = member_ids(&members.body);
     let mut expected = users.clone();
     expected.sort();
     assert_eq!(present, expected);

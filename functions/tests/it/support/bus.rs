@@ -3,11 +3,20 @@
 //! of chosen events while told to.
 
 use std::sync::Mutex;
+use std::time::Duration;
 
 use async_trait::async_trait;
+use scim_shared::events::Retry;
 use scim_shared::events::lifecycle::Event;
 use scim_shared::events::publish::{self, PublishError, Publisher};
 use serde_json::Value;
+
+/// Retries without waiting: the bus answers at once, and a test has no time to lose.
+pub const NO_WAIT: Retry = Retry {
+    attempts: 3,
+    first_delay: Duration::ZERO,
+    max_delay: Duration::ZERO,
+};
 
 /// One entry as the bus received it.
 #[derive(Debug, Clone, PartialEq)]

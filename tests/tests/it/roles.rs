@@ -27,11 +27,6 @@ fn strings(v: &[&str]) -> Vec<String> {
     v.iter().map(|s| s.to_string()).collect()
 }
 
-fn members(op: &str, ids: &[&str]) -> serde_json::Value {
-    let value: Vec<_> = ids.iter().map(|id| json!({"value": id})).collect();
-    Scim::patch_body(json!([{"op": op, "path": "members", "value": value}]))
-}
-
 async fn set_rule(srv: &TestServer, group: &str, roles: &[&str]) -> usize {
     let grant = roles.iter().map(|r| r.to_string()).collect();
     srv.service
@@ -66,16 +61,25 @@ async fn joining_and_leaving_a_group_with_a_rule_moves_the_members_effective_rol
     let alice = c.create_user("alice").await;
     let t0 = clock::now();
 
-    c.patch(&format!("/Groups/{eng}"), &members("add", &[&alice]))
-        .await
-        .expect(204);
-    c.patch(&format!("/Groups/{ops}"), &members("add", &[&alice]))
-        .await
-        .expect(204);
+    c.patch(
+        &format!("/Groups/{eng}"),
+        &Scim::members_patch("add", &[&alice]),
+    )
+    .await
+    .expect(204);
+    c.patch(
+        &format!("/Groups/{ops}"),
+        &Scim::members_patch("add", &[&alice]),
+    )
+    .await
+    .expect(204);
     assert_eq!(effective(&srv, &alice).await, ["deployer", "editor"]);
-    c.patch(&format!("/Groups/{eng}"), &members("remove", &[&alice]))
-        .await
-        .expect(204);
+    c.patch(
+        &format!("/Groups/{eng}"),
+        &Scim::members_patch("remove", &[&alice]),
+    )
+    .await
+    .expect(204);
     assert_eq!(effective(&srv, &alice).await, ["deployer"]);
 
     let events = srv.events_since(t0).await;
@@ -111,17 +115,23 @@ async fn the_users_own_roles_count_and_a_joiner_carries_them() {
         .await
         .expect(201)
         .id();
-    c.patch(&format!("/Groups/{eng}"), &members("add", &[&bob]))
-        .await
-        .expect(204);
+    c.patch(
+        &format!("/Groups/{eng}"),
+        &Scim::members_patch("add", &[&bob]),
+    )
+    .await
+    .expect(204);
     // The IdP now assigns editor directly too: nothing changes in effect.
     let direct = Scim::patch_body(json!([{"op": "add", "path": "roles",
         "value": [{"value": "editor"}]}]));
     c.patch(&format!("/Users/{bob}"), &direct).await.expect(200);
     // Leaving the group keeps editor (direct) and loses nothing.
-    c.patch(&format!("/Groups/{eng}"), &members("remove", &[&bob]))
-        .await
-        .expect(204);
+    c.patch(
+        &format!("/Groups/{eng}"),
+        &Scim::members_patch("remove", &[&bob]),
+    )
+    .await
+    .expect(204);
     let drop_viewer =
         Scim::patch_body(json!([{"op": "remove", "path": "roles[value eq \"viewer\"]"}]));
     c.patch(&format!("/Users/{bob}"), &drop_viewer)
@@ -151,9 +161,12 @@ async fn changing_or_removing_a_rule_moves_every_member_it_affects() {
     let c = &srv.client;
     let eng = c.create_group("Engineering").await;
     let (a, b) = (c.create_user("a").await, c.create_user("b").await);
-    c.patch(&format!("/Groups/{eng}"), &members("add", &[&a, &b]))
-        .await
-        .expect(204);
+    c.patch(
+        &format!("/Groups/{eng}"),
+        &Scim::members_patch("add", &[&a, &b]),
+    )
+    .await
+    .expect(204);
     let t0 = clock::now();
     assert_eq!(set_rule(&srv, &eng, &["editor"]).await, 2);
     // Same grant again: nobody's effective roles change.
@@ -223,9 +236,12 @@ async fn emergency_logout_reports_the_effective_roles_its_groups_granted() {
         .await
         .expect(201)
         .id();
-    c.patch(&format!("/Groups/{eng}"), &members("add", &[&uid]))
-        .await
-        .expect(204);
+    c.patch(
+        &format!("/Groups/{eng}"),
+        &Scim::members_patch("add", &[&uid]),
+    )
+    .await
+    .expect(204);
     let event = srv
         .service
         .emergency_logout("acme".into(), &uid, "scimctl")

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicBool;
 
 use scim_shared::ops::Limits;
-use scim_tests::{ENTERPRISE, TestServer, enc};
+use scim_tests::{ENTERPRISE, TestServer, enc, member_ids};
 use scimctl::import::{self, Checkpoint, Format, Options, Phase, Summary};
 use serde_json::Value;
 
@@ -49,14 +49,7 @@ async fn group_members(srv: &TestServer, name: &str) -> Vec<String> {
         .expect("group")
         .to_string();
     let g = srv.client.get(&format!("/Groups/{id}")).await.expect(200);
-    let mut ids: Vec<String> = g.body["members"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(|m| m["value"].as_str().map(str::to_string))
-        .collect();
-    ids.sort();
-    ids
+    member_ids(&g.body)
 }
 
 async fn events(srv: &TestServer) -> usize {

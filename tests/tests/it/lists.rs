@@ -3,7 +3,7 @@
 use std::collections::BTreeSet;
 
 use scim_shared::ops::Limits;
-use scim_tests::{ENTERPRISE, GROUP_SCHEMA, Reply, Scim, TestServer, USER_SCHEMA, enc};
+use scim_tests::{ENTERPRISE, GROUP_SCHEMA, Reply, Scim, TestServer, USER_SCHEMA, enc, string_set};
 use serde_json::{Value, json};
 
 const LIST_RESPONSE: &str = "urn:ietf:params:scim:api:messages:2.0:ListResponse";
@@ -57,10 +57,6 @@ fn keys(resource: &Value) -> BTreeSet<String> {
         .keys()
         .cloned()
         .collect()
-}
-
-fn set(names: &[&str]) -> BTreeSet<String> {
-    names.iter().map(|s| s.to_string()).collect()
 }
 
 /// A user with a name, emails, a title and an enterprise department.
@@ -310,7 +306,7 @@ async fn attributes_returns_only_the_named_attributes_with_id_and_schemas() {
     let page = list(&srv.client, "/Users?attributes=USERNAME,title").await;
     assert_eq!(
         keys(&resources(&page)[0]),
-        set(&["schemas", "id", "userName", "title"])
+        string_set(&["schemas", "id", "userName", "title"])
     );
 }
 
@@ -461,7 +457,7 @@ async fn post_users_search_takes_the_query_in_a_search_request() {
     assert_eq!(strings(&page, "userName"), ["Charlie", "bravo"]);
     assert_eq!(
         keys(&resources(&page)[0]),
-        set(&["schemas", "id", "userName"])
+        string_set(&["schemas", "id", "userName"])
     );
 
     let all = search(&srv.client, "/Users/.search", search_body(json!({}))).await;
@@ -617,7 +613,7 @@ async fn schemas_lists_user_group_and_enterprise_user_with_attribute_characteris
     let all = list(&srv.client, "/Schemas").await;
     assert_eq!(all["totalResults"], 3);
     let ids: BTreeSet<String> = strings(&all, "id").into_iter().collect();
-    assert_eq!(ids, set(&[USER_SCHEMA, GROUP_SCHEMA, ENTERPRISE]));
+    assert_eq!(ids, string_set(&[USER_SCHEMA, GROUP_SCHEMA, ENTERPRISE]));
     let user = resources(&all)
         .into_iter()
         .find(|s| s["id"] == USER_SCHEMA)

@@ -9,7 +9,7 @@
 //! run starts with, and group1's role rule grants its members a role (see [`seed`]); the
 //! fixtures of [`LONG_LISTING`] start with 1,000 more users.
 
-mod support;
+use crate::support;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};

@@ -2,14 +2,10 @@
 //! as it was, which every test checks by reading the resource back and comparing it whole.
 
 use scim_shared::tenant::issue_token;
-use scim_tests::{ENTERPRISE, GROUP_SCHEMA, Reply, Scim, TestServer, USER_SCHEMA, enc};
+use scim_tests::{ENTERPRISE, GROUP_SCHEMA, Reply, Scim, TestServer, USER_SCHEMA, enc, user_path};
 use serde_json::{Value, json};
 
 const ERROR_SCHEMA: &str = "urn:ietf:params:scim:api:messages:2.0:Error";
-
-fn at(id: &str) -> String {
-    format!("/Users/{id}")
-}
 
 /// A user with values in most kinds of attribute: simple, complex, multi-valued, extension.
 fn full_user(user_name: &str) -> Value {
@@ -30,13 +26,13 @@ async fn server_with_user() -> (TestServer, String, Value) {
         .await
         .expect(201);
     let id = reply.id();
-    let stored = srv.client.get(&at(&id)).await.expect(200).body;
+    let stored = srv.client.get(&user_path(&id)).await.expect(200).body;
     (srv, id, stored)
 }
 
 /// Asserts that the user still reads back exactly as `before` and that no user was added.
 async fn assert_unchanged(client: &Scim, id: &str, before: &Value, after_what: &str) {
-    let now = client.get(&at(id)).await.expect(200).body;
+    let now = client.get(&user_path(id)).await.expect(200).body;
     assert_eq!(&now, before, "the user changed after {after_what}");
     let total = client.get("/Users?count=0").await.expect(200).body["totalResults"].clone();
     assert_eq!(total, 1, "the number of users changed after {after_what}");
@@ -67,8 +63,8 @@ async fn malformed_json_is_400_invalid_syntax_and_changes_nothing() {
         let what = String::from_utf8_lossy(body).to_string();
         for (method, path) in [
             ("POST", "/Users".to_string()),
-            ("PUT", at(&id)),
-            ("PATCH", at(&id)),
+            ("PUT", user_path(&id)),
+            ("PATCH", user_path(&id)),
         ] {
             send_bytes(&srv.client, method, &path, body)
                 .await
@@ -112,21 +108,21 @@ async fn values_of_the_wrong_type_are_400_invalid_value_and_change_nothing() {
             json!("bjensen")
         };
         srv.client
-            .put(&at(&id), &body)
+            .put(&user_path(&id), &body)
             .await
             .expect_error(400, Some("invalidValue"));
         assert_unchanged(&srv.client, &id, &before, &format!("PUT {what}")).await;
 
         let with_path = Scim::patch_body(json!([{"op": "replace", "path": attr, "value": value}]));
         srv.client
-            .patch(&at(&id), &with_path)
+            .patch(&user_path(&id), &with_path)
             .await
             .expect_error(400, Some("invalidValue"));
         assert_unchanged(&srv.client, &id, &before, &format!("PATCH path {what}")).await;
 
         let pathless = Scim::patch_body(json!([{"op": "replace", "value": {attr: value}}]));
         srv.client
-            .patch(&at(&id), &pathless)
+            .patch(&user_path(&id), &pathless)
             .await
             .expect_error(400, Some("invalidValue"));
         assert_unchanged(
@@ -164,7 +160,7 @@ async fn unknown_attributes_and_schemas_are_400_and_change_nothing() {
         for (k, v) in extra.as_object().expect("object") {
             body[k] = v.clone();
         }
-        for (method, path) in [("POST", "/Users".to_string()), ("PUT", at(&id))] {
+        for (method, path) in [("POST", "/Users".to_string()), ("PUT", user_path(&id))] {
             body["userName"] = json!(if method == "POST" {
                 "newcomer"
             } else {
@@ -204,7 +200,7 @@ async fn a_body_without_the_core_schema_in_schemas_is_400_and_changes_nothing() 
             .expect_error(400, None);
         assert!(detail(&reply).contains("schemas"), "{}", detail(&reply));
         srv.client
-            .put(&at(&id), &body)
+            .put(&user_path(&id), &body)
             .await
             .expect_error(400, None);
         assert_unchanged(&srv.client, &id, &before, &format!("schemas {schemas:?}")).await;
@@ -226,7 +222,7 @@ async fn a_missing_user_name_is_400_on_post_put_and_patch_and_changes_nothing() 
         assert!(detail(&reply).contains("userName"), "{}", detail(&reply));
         let reply = srv
             .client
-            .put(&at(&id), &body)
+            .put(&user_path(&id), &body)
             .await
             .expect_error(400, Some("invalidValue"));
         assert!(detail(&reply).contains("userName"), "{}", detail(&reply));
@@ -238,7 +234,7 @@ async fn a_missing_user_name_is_400_on_post_put_and_patch_and_changes_nothing() 
         json!({"op": "replace", "path": "userName", "value": null}),
     ] {
         srv.client
-            .patch(&at(&id), &Scim::patch_body(json!([op])))
+            .patch(&user_path(&id), &Scim::patch_body(json!([op])))
             .await
             .expect_error(400, Some("mutability"));
         assert_unchanged(&srv.client, &id, &before, &format!("PATCH {op}")).await;
@@ -275,7 +271,7 @@ async fn a_malformed_patch_request_is_400_and_changes_nothing() {
     ];
     for (body, scim_type) in cases {
         srv.client
-            .patch(&at(&id), &body)
+            .patch(&user_path(&id), &body)
             .await
             .expect_error(400, Some(scim_type));
         assert_unchanged(&srv.client, &id, &before, &format!("PATCH {body}")).await;
@@ -298,7 +294,7 @@ async fn an_invalid_filter_in_a_patch_path_is_400_invalid_path_and_changes_nothi
             json!({"op": "replace", "path": path, "value": {"value": "x@example.com"}}),
         ] {
             srv.client
-                .patch(&at(&id), &Scim::patch_body(json!([op])))
+                .patch(&user_path(&id), &Scim::patch_body(json!([op])))
                 .await
                 .expect_error(400, Some("invalidPath"));
             assert_unchanged(&srv.client, &id, &before, &format!("PATCH {op}")).await;
@@ -339,7 +335,7 @@ async fn an_unknown_attribute_in_a_patch_path_is_400_invalid_path_and_changes_no
     for (name, op) in ops {
         let reply = srv
             .client
-            .patch(&at(&id), &Scim::patch_body(json!([op])))
+            .patch(&user_path(&id), &Scim::patch_body(json!([op])))
             .await
             .expect_error(400, Some("invalidPath"));
         assert!(detail(&reply).contains(name), "{op}: {}", detail(&reply));
@@ -361,7 +357,7 @@ async fn patching_read_only_attributes_is_400_mutability_and_changes_nothing() {
     ];
     for op in ops {
         srv.client
-            .patch(&at(&id), &Scim::patch_body(json!([op])))
+            .patch(&user_path(&id), &Scim::patch_body(json!([op])))
             .await
             .expect_error(400, Some("mutability"));
         assert_unchanged(&srv.client, &id, &before, &format!("PATCH {op}")).await;
@@ -379,7 +375,7 @@ async fn a_value_filter_that_matches_nothing_is_400_no_target_and_changes_nothin
         json!({"op": "remove", "path": "phoneNumbers[type eq \"work\"]"}),
     ] {
         srv.client
-            .patch(&at(&id), &Scim::patch_body(json!([op])))
+            .patch(&user_path(&id), &Scim::patch_body(json!([op])))
             .await
             .expect_error(400, Some("noTarget"));
         assert_unchanged(&srv.client, &id, &before, &format!("PATCH {op}")).await;
@@ -425,7 +421,7 @@ async fn a_patch_whose_later_operation_fails_applies_none_of_its_operations() {
         );
         let reply = srv
             .client
-            .patch(&at(&id), &body)
+            .patch(&user_path(&id), &body)
             .await
             .expect_error(status, Some(scim_type));
         if status == 400 {
@@ -435,7 +431,7 @@ async fn a_patch_whose_later_operation_fails_applies_none_of_its_operations() {
                 detail(&reply)
             );
         }
-        let now = srv.client.get(&at(&id)).await.expect(200).body;
+        let now = srv.client.get(&user_path(&id)).await.expect(200).body;
         assert_eq!(now, before, "after a PATCH failing on {second}");
     }
     let total = srv.client.get("/Users?count=0").await.expect(200).body["totalResults"].clone();
@@ -474,7 +470,7 @@ async fn a_body_over_max_payload_size_is_413_and_changes_nothing() {
         detail(&reply)
     );
     assert_unchanged(&srv.client, &id, &before, "an oversize POST").await;
-    send_bytes(&srv.client, "PUT", &at(&id), &bytes)
+    send_bytes(&srv.client, "PUT", &user_path(&id), &bytes)
         .await
         .expect_error(413, None);
     assert_unchanged(&srv.client, &id, &before, "an oversize PUT").await;
@@ -484,7 +480,7 @@ async fn a_body_over_max_payload_size_is_413_and_changes_nothing() {
     let padding = limit + 1 - patch.to_string().len();
     patch["Operations"][0]["value"] = json!("x".repeat(padding));
     srv.client
-        .patch(&at(&id), &patch)
+        .patch(&user_path(&id), &patch)
         .await
         .expect_error(413, None);
     assert_unchanged(&srv.client, &id, &before, "an oversize PATCH").await;
@@ -503,7 +499,7 @@ async fn a_body_over_max_payload_size_is_413_and_changes_nothing() {
 async fn unknown_ids_are_404_scim_errors_on_every_method() {
     let (srv, id, before) = server_with_user().await;
     let deleted = srv.client.create_user("gone").await;
-    srv.client.delete(&at(&deleted)).await.expect(204);
+    srv.client.delete(&user_path(&deleted)).await.expect(204);
     let group_body = json!({"schemas": [GROUP_SCHEMA], "displayName": "Ghosts"});
     let user_body = json!({"schemas": [USER_SCHEMA], "userName": "ghost"});
     let patch =
@@ -557,10 +553,10 @@ async fn requests_without_valid_credentials_are_401_scim_errors() {
         .into_bytes();
     let requests = [
         ("GET", "/Users".to_string(), None),
-        ("GET", at(&id), None),
+        ("GET", user_path(&id), None),
         ("POST", "/Users".to_string(), Some(body.clone())),
-        ("PUT", at(&id), Some(body)),
-        ("DELETE", at(&id), None),
+        ("PUT", user_path(&id), Some(body)),
+        ("DELETE", user_path(&id), None),
         ("GET", "/ServiceProviderConfig".to_string(), None),
     ];
     for (client, header) in &attempts {
@@ -587,7 +583,7 @@ async fn requests_without_valid_credentials_are_401_scim_errors() {
     // The scheme name is case-insensitive (RFC 7235 §2.1).
     let lower = format!("bearer {token}");
     anonymous
-        .send("GET", &at(&id), None, &[("authorization", &lower)])
+        .send("GET", &user_path(&id), None, &[("authorization", &lower)])
         .await
         .expect(200);
 }
@@ -603,7 +599,7 @@ async fn another_tenant_gets_404_for_a_users_or_groups_id_on_every_method() {
         .await
         .expect(201)
         .id();
-    let before = srv.client.get(&at(&id)).await.expect(200).body;
+    let before = srv.client.get(&user_path(&id)).await.expect(200).body;
     assert_eq!(before["groups"][0]["value"], group.as_str());
     let group_before = srv
         .client
@@ -619,7 +615,7 @@ async fn another_tenant_gets_404_for_a_users_or_groups_id_on_every_method() {
     let user_put = json!({"schemas": [USER_SCHEMA], "userName": "bjensen", "displayName": "Pwned"});
     let group_put = json!({"schemas": [GROUP_SCHEMA], "displayName": "Pwned"});
     for (path, put, patch) in [
-        (at(&id), &user_put, &user_patch),
+        (user_path(&id), &user_put, &user_patch),
         (format!("/Groups/{group}"), &group_put, &group_patch),
     ] {
         other.get(&path).await.expect_error(404, None);
@@ -730,7 +726,9 @@ async fn every_error_is_a_scim_error_with_its_media_type_and_status_as_a_string(
         srv.client.with_token(None).get("/Users").await,
         srv.client.get("/Users/nope").await,
         srv.client.post("/ResourceTypes", &json!({})).await,
-        srv.client.send("DELETE", &at(&id), None, &stale).await,
+        srv.client
+            .send("DELETE", &user_path(&id), None, &stale)
+            .await,
         send_bytes(&srv.client, "POST", "/Users", &big).await,
         outside.get("/elsewhere").await,
     ];

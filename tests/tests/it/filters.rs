@@ -5,7 +5,7 @@
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use scim_tests::{ENTERPRISE, GROUP_SCHEMA, Reply, Scim, TestServer, USER_SCHEMA, enc};
+use scim_tests::{ENTERPRISE, GROUP_SCHEMA, Reply, Scim, TestServer, USER_SCHEMA, enc, string_set};
 use serde_json::{Value, json};
 
 /// Six users covering the attributes filtered on. Who has what:
@@ -93,20 +93,16 @@ async fn matching(client: &Scim, endpoint: &str, attr: &str, filter: &str) -> BT
         .collect()
 }
 
-fn set(names: &[&str]) -> BTreeSet<String> {
-    names.iter().map(|s| s.to_string()).collect()
-}
-
 /// Asserts that a user filter matches exactly these userNames.
 async fn assert_users(srv: &TestServer, filter: &str, expected: &[&str]) {
     let found = matching(&srv.client, "/Users", "userName", filter).await;
-    assert_eq!(found, set(expected), "filter: {filter}");
+    assert_eq!(found, string_set(expected), "filter: {filter}");
 }
 
 /// Asserts that a group filter matches exactly these displayNames.
 async fn assert_groups(srv: &TestServer, filter: &str, expected: &[&str]) {
     let found = matching(&srv.client, "/Groups", "displayName", filter).await;
-    assert_eq!(found, set(expected), "filter: {filter}");
+    assert_eq!(found, string_set(expected), "filter: {filter}");
 }
 
 fn all_but(excluded: &[&str]) -> Vec<&'static str> {

@@ -6,7 +6,7 @@
 //!
 //! These tests need the bootstraps (`cargo lambda build --release`) and DynamoDB Local, so they
 //! are ignored by a plain `cargo test`; tests/run.sh runs them with
-//! `SCIM_LAMBDA_BOOTSTRAPS=target/lambda cargo test -p scim-tests --test gateway -- --ignored`.
+//! `SCIM_LAMBDA_BOOTSTRAPS=target/lambda cargo test -p scim-tests --test it -- --ignored gateway::`.
 
 use std::path::PathBuf;
 use std::sync::Arc;

@@ -4,7 +4,7 @@
 //! Gateway's own answers are SCIM errors. docs/deploy.md lists each function's permissions as
 //! the template grants them.
 
-mod support;
+use crate::support;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
@@ -19,7 +19,7 @@ use serde_yaml_ng::Value as Yaml;
 use support::{at, functions, http, render, resources, str_at, strings, template};
 
 /// (METHOD, path) of every SCIM API event in the template, with the binary it invokes (the
-/// admin route of Emergency Logout is checked in tests/emergency.rs). An `ANY` route stands for
+/// admin route of Emergency Logout is checked in the `emergency` module). An `ANY` route stands for
 /// the router's routes of its path (the function's router answers the other methods with 405),
 /// or for itself when the router has none there.
 fn template_routes(t: &Yaml) -> Vec<(String, String, String)> {

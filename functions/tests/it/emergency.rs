@@ -3,7 +3,7 @@
 //! handler over a store of the selected backend and an in-memory bus; template.yaml routes it
 //! with IAM authorisation and grants exactly what it uses.
 
-mod support;
+use crate::support;
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -11,7 +11,6 @@ use std::time::Duration;
 
 use lambda_http::{Body, Request, Response};
 use scim_functions::emergency::{self, EmergencyLogout};
-use scim_shared::events::Retry;
 use scim_shared::events::outbox;
 use scim_shared::ops::Limits;
 use scim_shared::protocol::clock;
@@ -22,17 +21,11 @@ use scim_shared::tenant;
 use scim_tests::faults::PanicOnRead;
 use scim_tests::{GROUP_SCHEMA, USER_SCHEMA, fresh_store};
 use serde_json::{Value, json};
-use support::bus::Bus;
+use support::bus::{Bus, NO_WAIT};
 use support::{Recording, at, lines, render, str_at, strings};
 
 /// The base URL the service is called with directly.
 const BASE: &str = "https://x/scim/v2";
-
-const NOW: Retry = Retry {
-    attempts: 3,
-    first_delay: Duration::ZERO,
-    max_delay: Duration::ZERO,
-};
 
 struct Side {
     store: Recording,
@@ -76,7 +69,7 @@ impl Side {
     }
 
     fn handler(&self) -> EmergencyLogout {
-        EmergencyLogout::new(self.service.clone(), self.bus.clone(), NOW)
+        EmergencyLogout::new(self.service.clone(), self.bus.clone(), NO_WAIT)
     }
 
     async fn send(&self, fixture: &str) -> (u16, Value) {
@@ -191,7 +184,7 @@ async fn a_panic_during_the_logout_is_a_scim_500_and_the_function_answers_the_ne
     // The store panics when the logout reads the user.
     let store = PanicOnRead::new(Arc::new(side.store.clone()), &side.user);
     let service = Arc::new(Service::new(Arc::new(store), Limits::default()));
-    let handler = EmergencyLogout::new(service, side.bus.clone(), NOW);
+    let handler = EmergencyLogout::new(service, side.bus.clone(), NO_WAIT);
 
     let (status, body) = side.send_to(&handler, "emergency_logout.json").await;
     assert_eq!(status, 500, "{body}");

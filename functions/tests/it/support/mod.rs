@@ -1,8 +1,6 @@
 //! Shared by the tests of the Lambda side: template.yaml as data, a store that records the
 //! DynamoDB actions its calls need, a one-route HTTP stub, and seeding through the service.
 
-#![allow(dead_code)] // each test crate uses a part
-
 pub mod bus;
 pub mod http;
 

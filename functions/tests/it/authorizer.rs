@@ -3,7 +3,7 @@
 //! the context; a revoked, unknown or malformed token is `Unauthorized` (401); and the context
 //! it returns is what the functions read.
 
-mod support;
+use crate::support;
 
 use std::collections::BTreeSet;
 use std::sync::Arc;

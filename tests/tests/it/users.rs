@@ -5,7 +5,7 @@ use scim_shared::protocol::clock::parse_datetime;
 use scim_shared::protocol::schema::ResourceKind;
 use scim_shared::store::keys;
 use scim_shared::store::{Condition, Item, Key, Write};
-use scim_tests::{ENTERPRISE, GROUP_SCHEMA, Reply, Scim, TestServer, USER_SCHEMA, enc};
+use scim_tests::{ENTERPRISE, GROUP_SCHEMA, Reply, Scim, TestServer, USER_SCHEMA, enc, user_path};
 use serde_json::{Value, json};
 
 /// A User body with this userName and the attributes of `extra` (which may override `schemas`).
@@ -17,16 +17,12 @@ fn user(user_name: &str, extra: Value) -> Value {
     body
 }
 
-fn at(id: &str) -> String {
-    format!("/Users/{id}")
-}
-
 async fn create(srv: &TestServer, body: &Value) -> Reply {
     srv.client.post("/Users", body).await.expect(201)
 }
 
 async fn read(srv: &TestServer, id: &str) -> Value {
-    srv.client.get(&at(id)).await.expect(200).body
+    srv.client.get(&user_path(id)).await.expect(200).body
 }
 
 /// A request with one conditional header (If-Match / If-None-Match).
@@ -154,7 +150,7 @@ async fn reading_a_user_by_id_returns_the_created_resource_with_its_etag() {
         &user("bjensen", json!({"displayName": "Babs", "active": true})),
     )
     .await;
-    let reply = srv.client.get(&at(&created.id())).await.expect(200);
+    let reply = srv.client.get(&user_path(&created.id())).await.expect(200);
     assert_eq!(reply.body, created.body);
     assert_eq!(reply.header("etag"), created.header("etag"));
     assert_eq!(reply.header("location"), created.header("location"));
@@ -172,11 +168,14 @@ async fn the_password_is_accepted_but_never_returned() {
     );
 
     let mut seen = vec![
-        ("GET", srv.client.get(&at(&id)).await.expect(200).body),
+        (
+            "GET",
+            srv.client.get(&user_path(&id)).await.expect(200).body,
+        ),
         (
             "GET attributes=password",
             srv.client
-                .get(&format!("{}?attributes=password", at(&id)))
+                .get(&format!("{}?attributes=password", user_path(&id)))
                 .await
                 .expect(200)
                 .body,
@@ -193,11 +192,18 @@ async fn the_password_is_accepted_but_never_returned() {
         seen.push(("list", list["Resources"][0].clone()));
     }
     let put = user("bjensen", json!({"password": "n3w"}));
-    seen.push(("PUT", srv.client.put(&at(&id), &put).await.expect(200).body));
+    seen.push((
+        "PUT",
+        srv.client.put(&user_path(&id), &put).await.expect(200).body,
+    ));
     let patch = Scim::patch_body(json!([{"op": "replace", "path": "password", "value": "n3wer"}]));
     seen.push((
         "PATCH",
-        srv.client.patch(&at(&id), &patch).await.expect(200).body,
+        srv.client
+            .patch(&user_path(&id), &patch)
+            .await
+            .expect(200)
+            .body,
     ));
     for (what, body) in seen {
         assert_eq!(body["id"], id.as_str(), "{what}: {body}");
@@ -235,7 +241,7 @@ async fn put_replaces_the_user_and_clears_attributes_it_omits() {
     let id = created.id();
     let replaced = srv
         .client
-        .put(&at(&id), &user("bjensen", json!({"nickName": "B"})))
+        .put(&user_path(&id), &user("bjensen", json!({"nickName": "B"})))
         .await
         .expect(200);
     for gone in ["displayName", "title", "name", "emails", "active"] {
@@ -273,7 +279,12 @@ async fn put_ignores_read_only_id_and_meta_in_the_body() {
         json!({"id": "not-the-id", "displayName": "Babs",
                "meta": {"created": "2000-01-01T00:00:00Z", "resourceType": "Group", "version": "W/\"99\""}}),
     );
-    let replaced = srv.client.put(&at(&id), &body).await.expect(200).body;
+    let replaced = srv
+        .client
+        .put(&user_path(&id), &body)
+        .await
+        .expect(200)
+        .body;
     assert_eq!(replaced["id"], id.as_str());
     assert_eq!(replaced["meta"]["created"], created.body["meta"]["created"]);
     assert_eq!(replaced["meta"]["resourceType"], "User");
@@ -290,7 +301,7 @@ async fn renaming_a_user_frees_the_old_user_name_for_another_user() {
     let srv = TestServer::start().await;
     let id = srv.client.create_user("alice").await;
     srv.client
-        .put(&at(&id), &user("alice.smith", json!({})))
+        .put(&user_path(&id), &user("alice.smith", json!({})))
         .await
         .expect(200);
 
@@ -316,7 +327,7 @@ async fn changing_only_the_case_of_a_user_name_is_not_a_conflict_with_itself() {
     let id = srv.client.create_user("alice").await;
     let replaced = srv
         .client
-        .put(&at(&id), &user("ALICE", json!({})))
+        .put(&user_path(&id), &user("ALICE", json!({})))
         .await
         .expect(200);
     assert_eq!(replaced.body["userName"], "ALICE");
@@ -332,11 +343,17 @@ async fn changing_only_the_case_of_a_user_name_is_not_a_conflict_with_itself() {
 async fn deleting_a_user_returns_204_then_404_and_frees_the_user_name() {
     let srv = TestServer::start().await;
     let id = srv.client.create_user("bjensen").await;
-    let deleted = srv.client.delete(&at(&id)).await.expect(204);
+    let deleted = srv.client.delete(&user_path(&id)).await.expect(204);
     assert_eq!(deleted.body, Value::Null, "204 has no body");
 
-    srv.client.get(&at(&id)).await.expect_error(404, None);
-    srv.client.delete(&at(&id)).await.expect_error(404, None);
+    srv.client
+        .get(&user_path(&id))
+        .await
+        .expect_error(404, None);
+    srv.client
+        .delete(&user_path(&id))
+        .await
+        .expect_error(404, None);
     let list = srv.client.get("/Users").await.expect(200).body;
     assert_eq!(list["totalResults"], 0);
 
@@ -372,14 +389,19 @@ async fn the_enterprise_extension_round_trips_and_is_listed_in_schemas() {
     let patch = Scim::patch_body(json!([
         {"op": "replace", "path": format!("{ENTERPRISE}:department"), "value": "Sales"}
     ]));
-    let patched = srv.client.patch(&at(&id), &patch).await.expect(200).body;
+    let patched = srv
+        .client
+        .patch(&user_path(&id), &patch)
+        .await
+        .expect(200)
+        .body;
     assert_eq!(patched[ENTERPRISE]["department"], "Sales");
     assert_eq!(patched[ENTERPRISE]["manager"]["value"], manager.as_str());
 
     // A PUT without the extension removes it, and `schemas` no longer lists it.
     let replaced = srv
         .client
-        .put(&at(&id), &user("bjensen", json!({})))
+        .put(&user_path(&id), &user("bjensen", json!({})))
         .await
         .expect(200)
         .body;
@@ -395,15 +417,27 @@ async fn if_none_match_with_the_current_etag_answers_304_without_a_body() {
     let created = create(&srv, &user("bjensen", json!({}))).await;
     let id = created.id();
     let current = etag(&created);
-    let reply = conditional(&srv, "GET", &at(&id), None, ("if-none-match", &current))
-        .await
-        .expect(304);
+    let reply = conditional(
+        &srv,
+        "GET",
+        &user_path(&id),
+        None,
+        ("if-none-match", &current),
+    )
+    .await
+    .expect(304);
     assert_eq!(reply.body, Value::Null);
     assert_eq!(reply.header("etag"), Some(current.as_str()));
 
-    conditional(&srv, "GET", &at(&id), None, ("if-none-match", "W/\"999\""))
-        .await
-        .expect(200);
+    conditional(
+        &srv,
+        "GET",
+        &user_path(&id),
+        None,
+        ("if-none-match", "W/\"999\""),
+    )
+    .await
+    .expect(200);
 }
 
 #[tokio::test]
@@ -413,7 +447,7 @@ async fn a_stale_if_match_is_412_on_put_patch_and_delete_and_changes_nothing() {
     let id = created.id();
     let stale = etag(&created);
     let patch = Scim::patch_body(json!([{"op": "replace", "path": "title", "value": "Guide"}]));
-    srv.client.patch(&at(&id), &patch).await.expect(200);
+    srv.client.patch(&user_path(&id), &patch).await.expect(200);
     let before = read(&srv, &id).await;
 
     let put = user("bjensen", json!({"displayName": "Changed"}));
@@ -424,7 +458,7 @@ async fn a_stale_if_match_is_412_on_put_patch_and_delete_and_changes_nothing() {
         ("PATCH", Some(&patch)),
         ("DELETE", None),
     ] {
-        conditional(&srv, method, &at(&id), body, ("if-match", &stale))
+        conditional(&srv, method, &user_path(&id), body, ("if-match", &stale))
             .await
             .expect_error(412, None);
         assert_eq!(
@@ -443,7 +477,7 @@ async fn a_current_if_match_succeeds_and_each_change_increments_the_version() {
     let v1 = etag(&created);
 
     let put = user("bjensen", json!({"displayName": "Babs"}));
-    let replaced = conditional(&srv, "PUT", &at(&id), Some(&put), ("if-match", &v1))
+    let replaced = conditional(&srv, "PUT", &user_path(&id), Some(&put), ("if-match", &v1))
         .await
         .expect(200);
     let v2 = etag(&replaced);
@@ -456,16 +490,25 @@ async fn a_current_if_match_succeeds_and_each_change_increments_the_version() {
     );
 
     let patch = Scim::patch_body(json!([{"op": "replace", "path": "title", "value": "Guide"}]));
-    let patched = conditional(&srv, "PATCH", &at(&id), Some(&patch), ("if-match", &v2))
-        .await
-        .expect(200);
+    let patched = conditional(
+        &srv,
+        "PATCH",
+        &user_path(&id),
+        Some(&patch),
+        ("if-match", &v2),
+    )
+    .await
+    .expect(200);
     let v3 = etag(&patched);
     assert!(version_number(&v3) > version_number(&v2), "{v2} -> {v3}");
 
-    conditional(&srv, "DELETE", &at(&id), None, ("if-match", &v3))
+    conditional(&srv, "DELETE", &user_path(&id), None, ("if-match", &v3))
         .await
         .expect(204);
-    srv.client.get(&at(&id)).await.expect_error(404, None);
+    srv.client
+        .get(&user_path(&id))
+        .await
+        .expect_error(404, None);
 }
 
 #[tokio::test]
@@ -476,7 +519,7 @@ async fn a_patch_that_changes_nothing_keeps_the_version() {
         Scim::patch_body(json!([{"op": "replace", "path": "displayName", "value": "Babs"}]));
     let patched = srv
         .client
-        .patch(&at(&created.id()), &patch)
+        .patch(&user_path(&created.id()), &patch)
         .await
         .expect(200);
     assert_eq!(patched.header("etag"), created.header("etag"));
@@ -500,12 +543,12 @@ async fn user_name_uniqueness_ignores_case() {
     let other = srv.client.create_user("robert").await;
     let before = read(&srv, &other).await;
     srv.client
-        .put(&at(&other), &user("bOb", json!({})))
+        .put(&user_path(&other), &user("bOb", json!({})))
         .await
         .expect_error(409, Some("uniqueness"));
     let patch = Scim::patch_body(json!([{"op": "replace", "path": "userName", "value": "BoB"}]));
     srv.client
-        .patch(&at(&other), &patch)
+        .patch(&user_path(&other), &patch)
         .await
         .expect_error(409, Some("uniqueness"));
     assert_eq!(read(&srv, &other).await, before);
@@ -591,15 +634,15 @@ async fn removing_or_changing_an_external_id_moves_it_in_the_filter() {
         .await
         .id();
     let remove = Scim::patch_body(json!([{"op": "remove", "path": "externalId"}]));
-    srv.client.patch(&at(&a), &remove).await.expect(200);
+    srv.client.patch(&user_path(&a), &remove).await.expect(200);
     assert!(with_external_id(&srv, "Ext-1").await.is_empty());
     srv.client
-        .put(&at(&b), &user("b", json!({"externalId": "Ext-3"})))
+        .put(&user_path(&b), &user("b", json!({"externalId": "Ext-3"})))
         .await
         .expect(200);
     assert!(with_external_id(&srv, "Ext-2").await.is_empty());
     assert_eq!(with_external_id(&srv, "Ext-3").await, vec![b.clone()]);
-    srv.client.delete(&at(&b)).await.expect(204);
+    srv.client.delete(&user_path(&b)).await.expect(204);
     assert!(with_external_id(&srv, "Ext-3").await.is_empty());
 }
 
@@ -617,7 +660,7 @@ async fn patch_replace_display_name_returns_200_with_the_full_resource() {
         Scim::patch_body(json!([{"op": "replace", "path": "displayName", "value": "Barbara"}]));
     let patched = srv
         .client
-        .patch(&at(&created.id()), &patch)
+        .patch(&user_path(&created.id()), &patch)
         .await
         .expect(200);
     let mut expected = created.body.clone();
@@ -651,7 +694,12 @@ async fn patch_add_emails_appends_to_the_existing_values() {
     let patch = Scim::patch_body(json!([
         {"op": "add", "path": "emails", "value": [{"value": "babs@home.org", "type": "home"}]}
     ]));
-    let patched = srv.client.patch(&at(&id), &patch).await.expect(200).body;
+    let patched = srv
+        .client
+        .patch(&user_path(&id), &patch)
+        .await
+        .expect(200)
+        .body;
     assert_eq!(
         patched["emails"],
         json!([{"value": "b@example.com", "type": "work"}, {"value": "babs@home.org", "type": "home"}])
@@ -670,7 +718,12 @@ async fn patch_remove_by_value_path_removes_only_the_matching_values() {
         .await
         .id();
     let patch = Scim::patch_body(json!([{"op": "remove", "path": "emails[type eq \"work\"]"}]));
-    let patched = srv.client.patch(&at(&id), &patch).await.expect(200).body;
+    let patched = srv
+        .client
+        .patch(&user_path(&id), &patch)
+        .await
+        .expect(200)
+        .body;
     assert_eq!(
         patched["emails"],
         json!([{"value": "babs@home.org", "type": "home"}])
@@ -678,7 +731,12 @@ async fn patch_remove_by_value_path_removes_only_the_matching_values() {
 
     let patch =
         Scim::patch_body(json!([{"op": "remove", "path": "emails[value eq \"babs@home.org\"]"}]));
-    let patched = srv.client.patch(&at(&id), &patch).await.expect(200).body;
+    let patched = srv
+        .client
+        .patch(&user_path(&id), &patch)
+        .await
+        .expect(200)
+        .body;
     assert!(
         patched.get("emails").is_none(),
         "removing the last value unassigns emails: {patched}"
@@ -695,7 +753,12 @@ async fn pathless_patch_replace_can_deactivate_a_user() {
     .await
     .id();
     let patch = Scim::patch_body(json!([{"op": "replace", "value": {"active": false}}]));
-    let patched = srv.client.patch(&at(&id), &patch).await.expect(200).body;
+    let patched = srv
+        .client
+        .patch(&user_path(&id), &patch)
+        .await
+        .expect(200)
+        .body;
     assert_eq!(patched["active"], false);
     assert_eq!(patched["displayName"], "Babs");
     assert_eq!(read(&srv, &id).await["active"], false);
@@ -753,7 +816,7 @@ async fn groups_is_read_only_for_patch_and_ignored_by_put() {
         json!({"op": "remove", "path": "groups"}),
     ] {
         srv.client
-            .patch(&at(&id), &Scim::patch_body(json!([op])))
+            .patch(&user_path(&id), &Scim::patch_body(json!([op])))
             .await
             .expect_error(400, Some("mutability"));
         assert_eq!(read(&srv, &id).await, before, "after {op}");
@@ -761,6 +824,6 @@ async fn groups_is_read_only_for_patch_and_ignored_by_put() {
 
     // readOnly attributes in a PUT body are ignored (RFC 7644 §3.5.1): membership is unchanged.
     let put = user("bjensen", json!({"groups": [{"value": other}]}));
-    let replaced = srv.client.put(&at(&id), &put).await.expect(200).body;
+    let replaced = srv.client.put(&user_path(&id), &put).await.expect(200).body;
     assert_eq!(replaced["groups"], before["groups"]);
 }

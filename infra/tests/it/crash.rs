@@ -7,7 +7,6 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -15,6 +14,8 @@ use scim_shared::events::lifecycle::EventKind;
 use scim_shared::events::outbox;
 use scim_shared::store::{DynamoStore, EmbeddedStore, Store, create_table, delete_table};
 use serde_json::{Value, json};
+
+use crate::support::Server;
 
 /// Kill cycles; each runs the load for a different time before the kill.
 const KILL_AFTER_MS: [u64; 5] = [350, 700, 500, 900, 600];
@@ -66,62 +67,6 @@ impl Backend {
                 .await
                 .expect("delete table");
         }
-    }
-}
-
-/// A `scimctl serve` process, its output in files.
-struct Server {
-    child: Child,
-    url: String,
-}
-
-impl Server {
-    /// Starts a server on a free loopback port and waits until it serves; `logs` holds its
-    /// output.
-    fn start(store: &str, logs: &Path, run: usize) -> Server {
-        let out = logs.join(format!("serve-{run}.out"));
-        let err = logs.join(format!("serve-{run}.err"));
-        let child = Command::new(env!("CARGO_BIN_EXE_scimctl"))
-            .args(["--store", store, "serve", "--addr", "127.0.0.1:0"])
-            .env("RUST_LOG", "warn")
-            .stdout(std::fs::File::create(&out).expect("stdout file"))
-            .stderr(std::fs::File::create(&err).expect("stderr file"))
-            .stdin(Stdio::null())
-            .spawn()
-            .expect("scimctl starts");
-        let mut server = Server {
-            child,
-            url: String::new(),
-        };
-        let started = Instant::now();
-        while started.elapsed() < Duration::from_secs(60) {
-            let text = std::fs::read_to_string(&err).unwrap_or_default();
-            if let Some(url) = text
-                .lines()
-                .find_map(|l| l.strip_prefix("scimctl serving "))
-            {
-                server.url = url.trim().to_string();
-                return server;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        drop(server);
-        panic!(
-            "scimctl did not start: {}",
-            std::fs::read_to_string(&err).unwrap_or_default()
-        );
-    }
-
-    /// SIGKILL: no shutdown, no flush.
-    fn kill(self) {
-        drop(self);
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 

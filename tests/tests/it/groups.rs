@@ -9,26 +9,8 @@ use scim_shared::protocol::schema::ResourceKind;
 use scim_shared::store::keys;
 use scim_shared::store::{Condition, Item, Write};
 use scim_tests::faults::Interleave;
-use scim_tests::{GROUP_SCHEMA, Scim, TestServer, fresh_store};
-use serde_json::{Value, json};
-
-fn member_values(group: &Value) -> Vec<String> {
-    let mut ids: Vec<String> = group["members"]
-        .as_array()
-        .map(|m| {
-            m.iter()
-                .filter_map(|m| m["value"].as_str().map(str::to_string))
-                .collect()
-        })
-        .unwrap_or_default();
-    ids.sort();
-    ids
-}
-
-fn add_members<S: AsRef<str>>(ids: &[S]) -> Value {
-    let values: Vec<Value> = ids.iter().map(|id| json!({"value": id.as_ref()})).collect();
-    Scim::patch_body(json!([{"op": "add", "path": "members", "value": values}]))
-}
+use scim_tests::{GROUP_SCHEMA, Scim, TestServer, fresh_store, member_ids};
+use serde_json::json;
 
 #[tokio::test]
 async fn a_group_created_with_members_lists_them_and_users_list_the_group() {
@@ -47,9 +29,9 @@ async fn a_group_created_with_members_lists_them_and_users_list_the_group() {
     let gid = created.id();
     let mut expected = vec![alice.clone(), bob.clone()];
     expected.sort();
-    assert_eq!(member_values(&created.body), expected);
+    assert_eq!(member_ids(&created.body), expected);
     let group = c.get(&format!("/Groups/{gid}")).await.expect(200);
-    assert_eq!(member_values(&group.body), expected);
+    assert_eq!(member_ids(&group.body), expected);
     let member = &group.body["members"][0];
     assert_eq!(member["type"], "User");
     assert!(
@@ -74,12 +56,16 @@ async fn patch_adds_and_removes_members_in_every_rfc_shape() {
     let gid = c.create_group("Sales").await;
     let path = format!("/Groups/{gid}");
 
-    c.patch(&path, &add_members(&users)).await.expect(204);
-    assert_eq!(member_values(&c.get(&path).await.body).len(), 4);
+    c.patch(&path, &Scim::members_patch("add", &users))
+        .await
+        .expect(204);
+    assert_eq!(member_ids(&c.get(&path).await.body).len(), 4);
 
     // Adding an existing member again changes nothing.
-    c.patch(&path, &add_members(&users[..1])).await.expect(204);
-    assert_eq!(member_values(&c.get(&path).await.body).len(), 4);
+    c.patch(&path, &Scim::members_patch("add", &users[..1]))
+        .await
+        .expect(204);
+    assert_eq!(member_ids(&c.get(&path).await.body).len(), 4);
 
     // remove with a valuePath filter
     let op = json!([{"op": "remove", "path": format!("members[value eq \"{}\"]", users[0])}]);
@@ -89,15 +75,12 @@ async fn patch_adds_and_removes_members_in_every_rfc_shape() {
     c.patch(&path, &Scim::patch_body(op)).await.expect(204);
     let mut left = vec![users[2].clone(), users[3].clone()];
     left.sort();
-    assert_eq!(member_values(&c.get(&path).await.body), left);
+    assert_eq!(member_ids(&c.get(&path).await.body), left);
 
     // replace the whole list
     let op = json!([{"op": "replace", "path": "members", "value": [{"value": users[0]}]}]);
     c.patch(&path, &Scim::patch_body(op)).await.expect(204);
-    assert_eq!(
-        member_values(&c.get(&path).await.body),
-        vec![users[0].clone()]
-    );
+    assert_eq!(member_ids(&c.get(&path).await.body), vec![users[0].clone()]);
 
     // remove all members
     let op = json!([{"op": "remove", "path": "members"}]);
@@ -129,7 +112,7 @@ async fn group_patch_returns_the_resource_when_attributes_are_requested() {
     let r = c
         .patch(
             &format!("/Groups/{gid}?excludedAttributes=members"),
-            &add_members(&[u]),
+            &Scim::members_patch("add", &[u]),
         )
         .await
         .expect(200);
@@ -145,7 +128,7 @@ async fn unknown_members_are_rejected_and_nothing_is_written() {
     let u = c.create_user("dave").await;
     let gid = c.create_group("QA").await;
     let before = c.get(&format!("/Groups/{gid}")).await.body;
-    let body = add_members(&[u, "no-such-id".to_string()]);
+    let body = Scim::members_patch("add", &[u, "no-such-id".to_string()]);
     c.patch(&format!("/Groups/{gid}"), &body)
         .await
         .expect_error(400, Some("invalidValue"));
@@ -177,12 +160,15 @@ async fn a_member_deleted_before_the_edge_is_written_is_refused_and_never_listed
         condition: Condition::None,
     };
     store.before(touches_user(&user), vec![delete_user]);
-    c.patch(&format!("/Groups/{gid}"), &add_members(&[user.as_str()]))
-        .await
-        .expect_error(400, Some("invalidValue"));
+    c.patch(
+        &format!("/Groups/{gid}"),
+        &Scim::members_patch("add", &[user.as_str()]),
+    )
+    .await
+    .expect_error(400, Some("invalidValue"));
     assert!(store.fired());
     let group = c.get(&format!("/Groups/{gid}")).await.expect(200);
-    assert_eq!(member_values(&group.body), Vec::<String>::new());
+    assert_eq!(member_ids(&group.body), Vec::<String>::new());
     let filter = format!("members.value eq \"{user}\"");
     assert_eq!(c.ids_where("/Groups", &filter).await, Vec::<String>::new());
 }
@@ -213,7 +199,7 @@ async fn an_edge_written_while_its_member_is_deleted_is_swept_with_it() {
     c.delete(&format!("/Users/{user}")).await.expect(204);
     assert!(store.fired());
     let group = c.get(&format!("/Groups/{gid}")).await.expect(200);
-    assert_eq!(member_values(&group.body), Vec::<String>::new());
+    assert_eq!(member_ids(&group.body), Vec::<String>::new());
     let filter = format!("members.value eq \"{user}\"");
     assert_eq!(c.ids_where("/Groups", &filter).await, Vec::<String>::new());
 }
@@ -228,17 +214,20 @@ async fn deleting_a_user_removes_its_memberships_and_deleting_a_group_removes_th
     let g2 = c.create_group("G2").await;
     c.patch(
         &format!("/Groups/{g1}"),
-        &add_members(&[a.clone(), b.clone()]),
+        &Scim::members_patch("add", &[a.clone(), b.clone()]),
     )
     .await
     .expect(204);
-    c.patch(&format!("/Groups/{g2}"), &add_members(&[a.as_str()]))
-        .await
-        .expect(204);
+    c.patch(
+        &format!("/Groups/{g2}"),
+        &Scim::members_patch("add", &[a.as_str()]),
+    )
+    .await
+    .expect(204);
 
     c.delete(&format!("/Users/{b}")).await.expect(204);
     assert_eq!(
-        member_values(&c.get(&format!("/Groups/{g1}")).await.body),
+        member_ids(&c.get(&format!("/Groups/{g1}")).await.body),
         vec![a.clone()]
     );
 
@@ -261,7 +250,7 @@ async fn nested_groups_are_members_of_type_group() {
     let child = c.create_group("Child").await;
     c.patch(
         &format!("/Groups/{parent}"),
-        &add_members(&[child.as_str()]),
+        &Scim::members_patch("add", &[child.as_str()]),
     )
     .await
     .expect(204);
@@ -270,7 +259,7 @@ async fn nested_groups_are_members_of_type_group() {
     // A group cannot contain itself.
     c.patch(
         &format!("/Groups/{parent}"),
-        &add_members(&[parent.as_str()]),
+        &Scim::members_patch("add", &[parent.as_str()]),
     )
     .await
     .expect_error(400, Some("invalidValue"));
@@ -291,35 +280,6 @@ async fn group_display_names_are_unique_per_tenant() {
     other.create_group("Finance").await;
 }
 
-/// Adds `n` users to a group in PATCH batches of 100, in-process.
-async fn fill_group(srv: &TestServer, gid: &str, n: usize) -> Vec<String> {
-    let mut ids = Vec::with_capacity(n);
-    for i in 0..n {
-        let body = json!({"schemas": [scim_tests::USER_SCHEMA], "userName": format!("{gid}-{i}")});
-        let out = srv.call(Method::Post, "/Users", Some(&body)).await;
-        assert_eq!(out.response.status, 201);
-        ids.push(
-            out.response
-                .body
-                .as_ref()
-                .and_then(|b| b["id"].as_str())
-                .expect("id")
-                .to_string(),
-        );
-    }
-    for chunk in ids.chunks(100) {
-        let out = srv
-            .call(
-                Method::Patch,
-                &format!("/Groups/{gid}"),
-                Some(&add_members(chunk)),
-            )
-            .await;
-        assert_eq!(out.response.status, 204);
-    }
-    ids
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn adding_or_removing_a_member_costs_the_same_at_1_and_10000_members() {
     // DynamoDB Local serves a few hundred requests per second here: a smaller large group.
@@ -330,8 +290,8 @@ async fn adding_or_removing_a_member_costs_the_same_at_1_and_10000_members() {
     let srv = TestServer::start().await;
     let small = srv.client.create_group("small").await;
     let large = srv.client.create_group("large").await;
-    fill_group(&srv, &small, 1).await;
-    fill_group(&srv, &large, large_size).await;
+    srv.fill_group(&small, &small, 1, &|_| {}).await;
+    srv.fill_group(&large, &large, large_size, &|_| {}).await;
     let newcomer = srv.client.create_user("newcomer").await;
 
     let mut costs = Vec::new();
@@ -340,7 +300,7 @@ async fn adding_or_removing_a_member_costs_the_same_at_1_and_10000_members() {
             .call(
                 Method::Patch,
                 &format!("/Groups/{gid}"),
-                Some(&add_members(&[newcomer.as_str()])),
+                Some(&Scim::members_patch("add", &[newcomer.as_str()])),
             )
             .await;
         assert_eq!(add.response.status, 204);
