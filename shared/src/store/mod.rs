@@ -10,6 +10,9 @@ mod dynamodb;
 mod embedded;
 mod metered;
 
+/// The behaviour every backend shares, as tests over a fresh store: for the tests of this crate
+/// and, with the `test-support` feature, of others.
+#[cfg(any(test, feature = "test-support"))]
 pub mod conformance;
 pub mod keys;
 
