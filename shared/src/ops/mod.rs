@@ -2,7 +2,7 @@
 //! [`Ctx`] (tenant, store, base URL, limits) and the parsed request, and returns a response.
 
 mod announce;
-pub mod bulk;
+pub(crate) mod bulk;
 pub mod cursor;
 mod discovery;
 pub mod effective_roles;

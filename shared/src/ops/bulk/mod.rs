@@ -16,7 +16,6 @@ use std::task::Poll;
 
 use serde_json::{Map, Value, json};
 
-pub use request::BULK_REQUEST_SCHEMA;
 use request::BulkOperation;
 
 use crate::ops::Limits;
