@@ -9,7 +9,7 @@ use time::OffsetDateTime;
 
 use super::Ctx;
 use super::effective_roles;
-use crate::events::lifecycle::{self, Change, Event, Origin};
+use crate::events::lifecycle::{self, AttributeChange, Change, Event, Origin};
 use crate::events::outbox::{self, Delivery};
 use crate::protocol::clock;
 use crate::protocol::error::ScimResult;
@@ -59,18 +59,40 @@ impl Announced {
 /// and the tenant's deactivation policy applied, and their outbox writes; nothing without an
 /// announcer or when the change gives no event.
 pub(super) async fn change(ctx: &Ctx<'_>, change: &Change) -> ScimResult<Announced> {
+    let roles = role_changes(ctx, change).await?;
+    Ok(with_roles(ctx, change, roles))
+}
+
+/// The effective-role changes `change` causes (reads only when they can matter, see
+/// [`effective_roles`]); they do not depend on the change's version, so a write retried after
+/// a lost race computes them once.
+pub(super) async fn role_changes(
+    ctx: &Ctx<'_>,
+    change: &Change,
+) -> ScimResult<Vec<(String, AttributeChange)>> {
+    if ctx.announcer.is_none() {
+        return Ok(Vec::new());
+    }
+    effective_roles::changes_of(ctx, std::slice::from_ref(change)).await
+}
+
+/// [`change`] with its effective-role changes already known: no store call.
+pub(super) fn with_roles(
+    ctx: &Ctx<'_>,
+    change: &Change,
+    roles: Vec<(String, AttributeChange)>,
+) -> Announced {
     let Some(a) = ctx.announcer else {
-        return Ok(Announced::default());
+        return Announced::default();
     };
     let time = clock::format(a.at);
     let origin = a.origin(ctx.tenant, &time);
     let mut events = lifecycle::diff(origin, change);
-    let found = effective_roles::changes_of(ctx, std::slice::from_ref(change)).await?;
-    effective_roles::attach(found, &mut events);
+    effective_roles::attach(roles, &mut events);
     if a.deactivation == Deactivation::Emergency {
         lifecycle::escalate_deactivations(ctx.tenant, &mut events);
     }
-    Ok(a.store(ctx.tenant, events))
+    a.store(ctx.tenant, events)
 }
 
 /// The emergency leaver of an Emergency Logout ([`lifecycle::emergency_leaver`]) with the

@@ -584,6 +584,7 @@ async fn record_membership(
     attempts: &mut Attempts,
 ) -> ScimResult<(Stored, Vec<Item>, Option<Committed>)> {
     let old = current.doc.clone();
+    let mut roles = None;
     loop {
         let mut doc = current.doc.clone();
         doc["meta"]["lastModified"] = Value::from(clock::format(clock::now()));
@@ -593,7 +594,11 @@ async fn record_membership(
             ..current.clone()
         };
         let change = updated(old.clone(), &new, &plan);
-        let mut announced = announce::change(ctx, &change).await?;
+        // Read once: a lost race changes the version, not what the members' roles become.
+        if roles.is_none() {
+            roles = Some(announce::role_changes(ctx, &change).await?);
+        }
+        let mut announced = announce::with_roles(ctx, &change, roles.clone().unwrap_or_default());
         let mut writes = vec![Write::Put {
             item: new.to_item(ctx.tenant),
             condition: Condition::VersionIs(current.version),
