@@ -236,9 +236,11 @@ fn marker_writes(
 
 /// What a write of one resource failed on.
 enum CommitError {
-    /// The resource item's own condition (its version) failed, or a concurrent transaction
-    /// on the same items made the store give up: read again and recompute.
+    /// The resource item's own condition (its version) failed.
     Version,
+    /// A concurrent transaction on the same items made the store give up: read again and
+    /// recompute (an If-Match is checked again on the new read).
+    Contended,
     Scim(ScimError),
 }
 
@@ -279,9 +281,8 @@ async fn commit(
     writes.extend(inline);
     match ctx.store.transact(writes).await {
         Ok(()) => {}
-        Err(StoreError::ConditionFailed { index: 0 } | StoreError::Conflict) => {
-            return Err(CommitError::Version);
-        }
+        Err(StoreError::ConditionFailed { index: 0 }) => return Err(CommitError::Version),
+        Err(StoreError::Conflict) => return Err(CommitError::Contended),
         // Past the resource's own writes, only the member checks of edges have conditions.
         Err(StoreError::ConditionFailed { index }) if index >= guards.len() => {
             return Err(CommitError::Scim(members::member_vanished()));
@@ -378,7 +379,7 @@ pub async fn create(
     primary.extend(announced.writes.drain(..).map(|w| (w, None)));
     match commit(ctx, primary, edges, EdgeOrder::WithOrAfter).await {
         Ok(()) => {}
-        Err(CommitError::Version) => {
+        Err(CommitError::Version | CommitError::Contended) => {
             return Err(ScimError::Unavailable(
                 "the new resource could not be written; retry".into(),
             ));
@@ -451,6 +452,7 @@ fn check_if_match(req: &ScimRequest, stored: &Stored) -> ScimResult<()> {
 fn retry_after(e: CommitError, req: &ScimRequest) -> ScimResult<()> {
     match e {
         CommitError::Version if req.if_match.is_none() => Ok(()),
+        CommitError::Contended => Ok(()),
         CommitError::Version => Err(ScimError::PreconditionFailed(
             "the resource changed since it was read".into(),
         )),
