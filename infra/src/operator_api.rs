@@ -3,6 +3,9 @@
 //! `--operator-token-file`), never by a tenant's Secret Token. Not the administration commands of
 //! the command line (those are `scimctl`'s subcommands).
 //!
+//! `/admin/v1/...` is the management API (tenants, tokens, a tenant's directory, events and audit
+//! log; [`scim_shared::manage`], docs/management-api.md).
+//!
 //! `POST /admin/tenants/{tenant}/users/{id}/emergency-logout` deactivates the user, removes its
 //! group memberships, and delivers the emergency `leaver` to the tenant's webhook before it
 //! answers (see [`emergency_logout`], which `scimctl emergency-logout` runs too).
@@ -11,14 +14,16 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axum::Router;
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, Request, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::post;
+use axum::routing::{any, post};
 use scim_shared::ScimError;
 use scim_shared::boundary::catch_panic;
 use scim_shared::events::lifecycle::Event;
 use scim_shared::events::{Retry, webhook};
+use scim_shared::manage::{self, ManageError, ManageRequest, ManageResponse, Management};
+use scim_shared::protocol::http::Method;
 use scim_shared::service::{Caller, Service};
 use scim_shared::store::Store;
 use scim_shared::tenant;
@@ -155,16 +160,23 @@ fn getrandom_fill(buf: &mut [u8]) -> Result<(), tenant::TenantError> {
 #[derive(Debug, Clone)]
 struct OperatorState {
     service: Arc<Service>,
+    management: Arc<Management>,
+    /// The SCIM base URL of directory resources' `meta.location` (`--public-url`).
+    public_url: Option<String>,
     /// SHA-256 of the operator token, hex.
     token_hash: String,
     client: reqwest::Client,
 }
 
 /// The operator routes; merge them with the SCIM app (`server::app`).
-pub fn router(service: Arc<Service>, operator_token: &str) -> Router {
+pub fn router(service: Arc<Service>, operator_token: &str, public_url: Option<String>) -> Router {
     Router::new()
         .route(EMERGENCY_LOGOUT_PATH, post(emergency))
+        .route(manage::BASE_PATH, any(management))
+        .route(&format!("{}/{{*path}}", manage::BASE_PATH), any(management))
         .with_state(OperatorState {
+            management: Arc::new(Management::new(service.clone())),
+            public_url,
             service,
             token_hash: tenant::token_hash(operator_token),
             client: crate::webhook::client(),
@@ -180,6 +192,62 @@ fn authorized(state: &OperatorState, headers: &HeaderMap) -> bool {
     given.is_some_and(|h| {
         subtle::ConstantTimeEq::ct_eq(h.as_bytes(), state.token_hash.as_bytes()).into()
     })
+}
+
+/// A management API request, once the operator token is checked.
+async fn management(State(state): State<OperatorState>, request: Request) -> Response {
+    let (parts, body) = request.into_parts();
+    let unauthorized = || {
+        let e = ManageError::Unauthorized(
+            "an 'Authorization: Bearer <operator token>' header with the operator token is required"
+                .into(),
+        );
+        manage_response(&e.response())
+    };
+    if !authorized(&state, &parts.headers) {
+        return unauthorized();
+    }
+    let Some(method) = Method::parse(parts.method.as_str()) else {
+        let e = ManageError::MethodNotAllowed {
+            method: "this method",
+            path: parts.uri.path().to_string(),
+        };
+        return manage_response(&e.response());
+    };
+    let limit = state.service.limits().max_payload_bytes;
+    let Ok(body) = axum::body::to_bytes(body, limit).await else {
+        let e = ManageError::BadRequest(format!("the request body exceeds {limit} bytes"));
+        return manage_response(&e.response());
+    };
+    let query = match Query::<Vec<(String, String)>>::try_from_uri(&parts.uri) {
+        Ok(Query(q)) => q,
+        Err(e) => {
+            let e = ManageError::BadRequest(format!("the query string is malformed: {e}"));
+            return manage_response(&e.response());
+        }
+    };
+    let path = parts
+        .uri
+        .path()
+        .strip_prefix(manage::BASE_PATH)
+        .unwrap_or_default();
+    let mut req = ManageRequest::new(
+        method,
+        path,
+        crate::server::scim_base_url(state.public_url.as_deref(), &parts.headers),
+    );
+    req.query = query;
+    req.body = body.to_vec();
+    manage_response(&state.management.handle(&req).await)
+}
+
+fn manage_response(r: &ManageResponse) -> Response {
+    (
+        StatusCode::from_u16(r.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+        [(header::CONTENT_TYPE, ManageResponse::CONTENT_TYPE)],
+        r.body_bytes(),
+    )
+        .into_response()
 }
 
 async fn emergency(

@@ -6,27 +6,6 @@ use std::fmt::Write as _;
 use scim_shared::audit::AuditRecord;
 use scim_shared::events::lifecycle::Event;
 use scim_shared::roles::RoleRules;
-use time::{Duration, OffsetDateTime};
-
-/// Parses `--since`: an RFC 3339 time, a day (`2026-11-23`), or an age (`30m`, `12h`, `7d`).
-pub fn parse_since(s: &str, now: OffsetDateTime) -> Option<OffsetDateTime> {
-    if let Some(t) = scim_shared::protocol::clock::parse_datetime(s) {
-        return Some(t);
-    }
-    if let Some(t) = scim_shared::protocol::clock::parse_datetime(&format!("{s}T00:00:00Z")) {
-        return Some(t);
-    }
-    let unit = s.chars().last()?;
-    let n: i64 = s.strip_suffix(unit)?.parse().ok()?;
-    let seconds_per_unit = match unit {
-        's' => 1,
-        'm' => 60,
-        'h' => 3_600,
-        'd' => 86_400,
-        _ => return None,
-    };
-    now.checked_sub(Duration::seconds(n.checked_mul(seconds_per_unit)?))
-}
 
 /// Audit records as an aligned table, one request per line.
 pub fn log_table(records: &[AuditRecord]) -> String {
@@ -123,26 +102,4 @@ pub fn event_line(e: &Event) -> String {
         line.push_str("  EMERGENCY");
     }
     line
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn since_accepts_times_days_and_ages() {
-        let now =
-            scim_shared::protocol::clock::parse_datetime("2026-01-02T00:00:00Z").expect("now");
-        assert_eq!(parse_since("1d", now), Some(now - Duration::days(1)));
-        assert_eq!(parse_since("30m", now), Some(now - Duration::minutes(30)));
-        assert_eq!(
-            parse_since("2026-01-01", now),
-            scim_shared::protocol::clock::parse_datetime("2026-01-01T00:00:00Z")
-        );
-        assert_eq!(parse_since("soon", now), None);
-        assert_eq!(parse_since("99999999999999999d", now), None);
-        assert_eq!(parse_since("9999999999999h", now), None);
-        assert_eq!(parse_since("1é", now), None);
-        assert_eq!(parse_since("", now), None);
-    }
 }

@@ -61,6 +61,17 @@ pub fn tenant_url(addr: SocketAddr) -> String {
     format!("http://{addr}{BASE_PATH}")
 }
 
+/// The SCIM base URL a request is answered under: `--public-url`, or the request's Host.
+pub(crate) fn scim_base_url(public_url: Option<&str>, headers: &HeaderMap) -> String {
+    match public_url {
+        Some(u) => u.trim_end_matches('/').to_string(),
+        None => {
+            let host = header_str(headers, header::HOST).unwrap_or("localhost");
+            format!("http://{host}{BASE_PATH}")
+        }
+    }
+}
+
 fn header_str(headers: &HeaderMap, name: header::HeaderName) -> Option<&str> {
     headers.get(name).and_then(|v| v.to_str().ok())
 }
@@ -127,13 +138,7 @@ async fn to_scim(
     let query = Query::<Vec<(String, String)>>::try_from_uri(&parts.uri)
         .map(|Query(q)| q)
         .map_err(|e| ScimError::InvalidValue(format!("the query string is malformed: {e}")))?;
-    let base_url = match &state.public_url {
-        Some(u) => u.trim_end_matches('/').to_string(),
-        None => {
-            let host = header_str(&parts.headers, header::HOST).unwrap_or("localhost");
-            format!("http://{host}{BASE_PATH}")
-        }
-    };
+    let base_url = scim_base_url(state.public_url.as_deref(), &parts.headers);
     let mut req = ScimRequest::new(method, path, base_url);
     req.query = query;
     req.if_match = header_str(&parts.headers, header::IF_MATCH).map(str::to_string);

@@ -17,12 +17,15 @@
 //! - [`ops`]: the SCIM operations over the store; each change commits with its events.
 //! - [`service`]: the request pipeline every entry point calls (authentication, dialect,
 //!   dispatch, audit record), Emergency Logout and role-rule administration.
+//! - [`manage`]: the management API (tenants, tokens, a tenant's directory, events and audit
+//!   log) over the service, for the vendor's product and operators.
 //! - [`purge`] (a tenant's deletion), [`reconcile`] (imports), [`boundary`] (a panic fails one
 //!   request, not the process).
 
 pub mod audit;
 pub mod boundary;
 pub mod events;
+pub mod manage;
 pub mod ops;
 pub mod protocol;
 pub mod purge;

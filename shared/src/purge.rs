@@ -39,7 +39,7 @@ pub struct Progress {
 pub async fn delete_tenant(
     store: &dyn Store,
     id: &str,
-    progress: &mut dyn FnMut(&Progress),
+    progress: &mut (dyn FnMut(&Progress) + Send),
 ) -> Result<Vec<Progress>, TenantError> {
     let stored = tenant::get_tenant(store, id)
         .await?
@@ -80,7 +80,7 @@ async fn delete_reach(
     id: &str,
     created: clock::Time,
     reach: &Reach,
-    report: &mut dyn FnMut(u64),
+    report: &mut (dyn FnMut(u64) + Send),
 ) -> Result<(), TenantError> {
     match reach {
         Reach::Tokens => delete_tokens(store, id, report).await,
@@ -127,7 +127,7 @@ async fn delete_reach(
 async fn delete_tokens(
     store: &dyn Store,
     id: &str,
-    report: &mut dyn FnMut(u64),
+    report: &mut (dyn FnMut(u64) + Send),
 ) -> Result<(), TenantError> {
     for token in tenant::list_tokens(store, id).await? {
         match tenant::revoke_token(store, id, &token.id).await {
@@ -144,7 +144,7 @@ async fn delete_resources(
     store: &dyn Store,
     id: &str,
     kind: ResourceKind,
-    report: &mut dyn FnMut(u64),
+    report: &mut (dyn FnMut(u64) + Send),
 ) -> Result<(), TenantError> {
     let limits = Limits::default();
     let ctx = Ctx::new(id, store, &limits);
@@ -201,7 +201,7 @@ async fn delete_resource(ctx: &Ctx<'_>, kind: ResourceKind, id: &str) -> Result<
 async fn delete_partition(
     store: &dyn Store,
     pk: &str,
-    report: &mut dyn FnMut(u64),
+    report: &mut (dyn FnMut(u64) + Send),
 ) -> Result<(), TenantError> {
     let mut q = Query::new(Index::Primary, pk, "", MAX_TRANSACTION_WRITES);
     loop {

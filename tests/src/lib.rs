@@ -148,7 +148,7 @@ impl TestServer {
             .expect("bind");
         let addr = listener.local_addr().expect("addr");
         let (stop, stopped) = oneshot::channel::<()>();
-        let app = scimctl::operator_api::router(service.clone(), OPERATOR_TOKEN)
+        let app = scimctl::operator_api::router(service.clone(), OPERATOR_TOKEN, None)
             .merge(scimctl::server::app(service.clone(), None, auth_ttl));
         tokio::spawn(scimctl::server::serve(listener, app, async {
             let _ = stopped.await;

@@ -1,4 +1,5 @@
-//! `scimctl serve`: the SCIM API under /scim/v2 and the operator HTTP API under /admin, on one
+//! `scimctl serve`: the SCIM API under /scim/v2 and the operator HTTP API (the management API
+//! and Emergency Logout) under /admin, on one
 //! listener, until Ctrl-C or SIGTERM.
 
 use std::net::SocketAddr;
@@ -73,7 +74,7 @@ async fn serve(
     };
     let sink = scimctl::webhook::WebhookSink::spawn(store.clone(), Default::default());
     let service = Arc::new(Service::new(store, Limits::default()).with_sink(sink));
-    let app = scimctl::operator_api::router(service.clone(), &operator_token)
+    let app = scimctl::operator_api::router(service.clone(), &operator_token, public_url.clone())
         .merge(server::app(service, public_url, auth_ttl));
     scim_shared::boundary::log_panics();
     server::serve(listener, app, shutdown_signal()).await?;

@@ -20,6 +20,7 @@ mod import;
 mod lifecycle;
 mod limits;
 mod lists;
+mod management;
 mod paging;
 mod race;
 mod replay;
