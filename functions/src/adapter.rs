@@ -140,42 +140,14 @@ impl Handler {
             ScimError::MethodNotAllowed(format!("{} is not supported", request.method()))
         })?;
         let headers = request.headers();
-        let mut req = ScimRequest::new(method, path, self.base_url(request));
+        let base_url = scim_base_url(self.public_url.as_deref(), request, BASE_PATH);
+        let mut req = ScimRequest::new(method, path, base_url);
         req.query = query(request);
         req.if_match = header_str(headers, header::IF_MATCH).map(str::to_string);
         req.if_none_match = header_str(headers, header::IF_NONE_MATCH).map(str::to_string);
         // lambda_http has already decoded base64 bodies (`isBase64Encoded`).
         req.body = request.body().to_vec();
         Ok(req)
-    }
-
-    /// The absolute base URL for `meta.location`: `SCIM_PUBLIC_URL` when set, else the Host the
-    /// client called plus the path prefix before `/scim/v2` as the client sent it (the stage on
-    /// the `execute-api` endpoint, the base path mapping on a custom domain).
-    fn base_url(&self, request: &Request) -> String {
-        if let Some(url) = &self.public_url {
-            return url.trim_end_matches('/').to_string();
-        }
-        let context = match request.request_context_ref() {
-            Some(RequestContext::ApiGatewayV1(c)) => Some(c),
-            _ => None,
-        };
-        let headers = request.headers();
-        let host = header_str(headers, header::HOST)
-            .or_else(|| context.and_then(|c| c.domain_name.as_deref()))
-            .unwrap_or("localhost");
-        let scheme = header_str(headers, "x-forwarded-proto").unwrap_or("https");
-        let prefix = context
-            .and_then(|c| c.path.as_deref())
-            .and_then(|p| base_index(p).and_then(|i| p.get(..i)).map(str::to_string))
-            .or_else(|| {
-                context
-                    .and_then(|c| c.stage.as_deref())
-                    .filter(|s| !s.is_empty() && *s != "$default")
-                    .map(|s| format!("/{s}"))
-            })
-            .unwrap_or_default();
-        format!("{scheme}://{host}{prefix}{BASE_PATH}")
     }
 }
 
@@ -208,24 +180,63 @@ fn principal(request: &Request) -> Result<Principal, ScimError> {
     })
 }
 
-/// Where `/scim/v2` starts in a path, as a whole path segment.
-fn base_index(path: &str) -> Option<usize> {
-    path.match_indices(BASE_PATH)
-        .map(|(i, _)| i)
-        .find(|&i| matches!(path.as_bytes().get(i + BASE_PATH.len()), None | Some(b'/')))
+/// The absolute SCIM base URL for `meta.location` of a request to the API mounted at `mount`
+/// (`/scim/v2`, or the management API's `/admin/v1`): `SCIM_PUBLIC_URL` when set, else the Host
+/// the client called plus the path prefix before `mount` as the client sent it (the stage on
+/// the `execute-api` endpoint, the base path mapping on a custom domain), then `/scim/v2`.
+pub(crate) fn scim_base_url(public_url: Option<&str>, request: &Request, mount: &str) -> String {
+    if let Some(url) = public_url {
+        return url.trim_end_matches('/').to_string();
+    }
+    let context = match request.request_context_ref() {
+        Some(RequestContext::ApiGatewayV1(c)) => Some(c),
+        _ => None,
+    };
+    let headers = request.headers();
+    let host = header_str(headers, header::HOST)
+        .or_else(|| context.and_then(|c| c.domain_name.as_deref()))
+        .unwrap_or("localhost");
+    let scheme = header_str(headers, "x-forwarded-proto").unwrap_or("https");
+    let prefix = context
+        .and_then(|c| c.path.as_deref())
+        .and_then(|p| {
+            mount_index(p, mount)
+                .and_then(|i| p.get(..i))
+                .map(str::to_string)
+        })
+        .or_else(|| {
+            context
+                .and_then(|c| c.stage.as_deref())
+                .filter(|s| !s.is_empty() && *s != "$default")
+                .map(|s| format!("/{s}"))
+        })
+        .unwrap_or_default();
+    format!("{scheme}://{host}{prefix}{BASE_PATH}")
 }
 
-/// The path below `/scim/v2` of the path the client called (`event.path`, which on a custom
+/// Where `mount` starts in a path, as a whole path segment.
+fn mount_index(path: &str, mount: &str) -> Option<usize> {
+    path.match_indices(mount)
+        .map(|(i, _)| i)
+        .find(|&i| matches!(path.as_bytes().get(i + mount.len()), None | Some(b'/')))
+}
+
+/// The path below `mount` of the path the client called (`event.path`, which on a custom
 /// domain still carries the base path mapping).
-fn scim_path(path: &str) -> Option<String> {
-    base_index(path)
-        .and_then(|i| path.get(i + BASE_PATH.len()..))
+pub(crate) fn path_below(path: &str, mount: &str) -> Option<String> {
+    mount_index(path, mount)
+        .and_then(|i| path.get(i + mount.len()..))
         .map(str::to_string)
+}
+
+/// The path below `/scim/v2` of the path the client called.
+fn scim_path(path: &str) -> Option<String> {
+    path_below(path, BASE_PATH)
 }
 
 /// The decoded query parameters (`multiValueQueryStringParameters`), by name; the values of one
 /// name keep their order.
-fn query(request: &Request) -> Vec<(String, String)> {
+pub(crate) fn query(request: &Request) -> Vec<(String, String)> {
     let mut query: Vec<(String, String)> = request
         .query_string_parameters_ref()
         .map(|q| {

@@ -17,6 +17,7 @@ pub mod authorizer;
 pub mod catalog;
 pub mod emergency;
 pub mod events;
+pub mod manage;
 pub mod metrics;
 pub mod telemetry;
 
@@ -152,6 +153,26 @@ pub fn run_emergency_logout() -> Result<(), RunError> {
                 }
             },
         ))
+        .await
+        .map_err(|e| RunError::Lambda(e.to_string()))
+    })
+}
+
+/// Runs the management API function of one concern (`/admin/v1/...`, IAM-authorised).
+pub fn run_management(concern: scim_shared::manage::Concern) -> Result<(), RunError> {
+    block_on(async {
+        let handler = Arc::new(
+            manage::ManageHandler::new(
+                service_from_env().await?,
+                concern,
+                std::env::var(PUBLIC_URL_ENV).ok(),
+            )
+            .with_metrics(metrics::namespace_from_env()),
+        );
+        lambda_http::run(lambda_http::service_fn(move |request| {
+            let handler = handler.clone();
+            async move { Ok::<_, std::convert::Infallible>(handler.handle(request).await) }
+        }))
         .await
         .map_err(|e| RunError::Lambda(e.to_string()))
     })
