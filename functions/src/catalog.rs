@@ -85,5 +85,9 @@ functions! {
 pub const AUTHORIZER_BINARY: &str = "authorizer";
 /// The binary of the events function (the table's stream -> EventBridge).
 pub const EVENTS_BINARY: &str = "events";
+/// The binaries of the management API (`/admin/v1/...`, IAM-authorised), one per concern (see
+/// [`crate::manage::binary`]).
+pub const MANAGEMENT_BINARIES: [&str; 3] =
+    ["manage_tenants", "manage_directory", "manage_activity"];
 /// The binary of Emergency Logout (`POST /admin/...`, IAM-authorised).
 pub const EMERGENCY_LOGOUT_BINARY: &str = "emergency_logout";

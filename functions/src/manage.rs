@@ -22,10 +22,11 @@ use crate::{metrics, telemetry};
 
 /// The binary of each concern's function, as template.yaml names it.
 pub fn binary(concern: Concern) -> &'static str {
+    let [tenants, directory, activity] = crate::MANAGEMENT_BINARIES;
     match concern {
-        Concern::Tenants => "manage_tenants",
-        Concern::Directory => "manage_directory",
-        Concern::Activity => "manage_activity",
+        Concern::Tenants => tenants,
+        Concern::Directory => directory,
+        Concern::Activity => activity,
     }
 }
 

@@ -8,5 +8,6 @@ mod authorizer;
 mod emergency;
 mod events;
 mod fixtures;
+mod management;
 mod support;
 mod template;

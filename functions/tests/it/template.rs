@@ -11,6 +11,7 @@ use std::sync::{Arc, Mutex};
 
 use scim_functions::{
     AUTHORIZER_BINARY, EMERGENCY_LOGOUT_BINARY, EVENTS_BINARY, FUNCTIONS, Function,
+    MANAGEMENT_BINARIES,
 };
 use scim_shared::protocol::http::BASE_PATH;
 use scim_shared::protocol::router::ROUTES;
@@ -19,13 +20,14 @@ use serde_yaml_ng::Value as Yaml;
 use support::{at, functions, http, render, resources, str_at, strings, template};
 
 /// (METHOD, path) of every SCIM API event in the template, with the binary it invokes (the
-/// admin route of Emergency Logout is checked in the `emergency` module). An `ANY` route stands for
+/// admin routes of Emergency Logout and the management API are checked in the `emergency` and
+/// `management` modules). An `ANY` route stands for
 /// the router's routes of its path (the function's router answers the other methods with 405),
 /// or for itself when the router has none there.
 fn template_routes(t: &Yaml) -> Vec<(String, String, String)> {
     let mut out = Vec::new();
     for (id, binary, f) in functions(t) {
-        if binary == EMERGENCY_LOGOUT_BINARY {
+        if binary == EMERGENCY_LOGOUT_BINARY || MANAGEMENT_BINARIES.contains(&binary.as_str()) {
             continue;
         }
         let Some(events) = at(f, &["Properties", "Events"]).and_then(Yaml::as_mapping) else {
@@ -137,6 +139,7 @@ fn every_function_is_its_own_binary_built_by_cargo_lambda() {
     let mut expected: Vec<String> = FUNCTIONS.iter().map(|f| f.binary.to_string()).collect();
     expected
         .extend([AUTHORIZER_BINARY, EVENTS_BINARY, EMERGENCY_LOGOUT_BINARY].map(str::to_string));
+    expected.extend(MANAGEMENT_BINARIES.map(str::to_string));
     expected.sort();
     assert_eq!(binaries, expected);
     for (id, binary, f) in functions(&t) {
@@ -423,8 +426,9 @@ fn every_function_is_in_its_alarms() {
         for metric in ["Errors", "Throttles"] {
             assert!(!missing(metric, &id), "no alarm reads {id}'s {metric}");
         }
-        let answers_requests =
-            Function::by_binary(&binary).is_some() || binary == EMERGENCY_LOGOUT_BINARY;
+        let answers_requests = Function::by_binary(&binary).is_some()
+            || binary == EMERGENCY_LOGOUT_BINARY
+            || MANAGEMENT_BINARIES.contains(&binary.as_str());
         if answers_requests && binary != scim_functions::BULK.binary {
             assert!(
                 !missing("Duration", &id),
