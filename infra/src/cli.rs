@@ -18,11 +18,18 @@ pub struct Cli {
     /// Where data lives: a directory for the embedded file store, or `memory`.
     #[arg(long, global = true, env = "SCIM_STORE", default_value = "./scim-data")]
     pub store: StoreUrl,
+    /// Manage a deployed stack (or a `scimctl serve`) through its management API instead of a
+    /// store: the URL before /admin/v1 (the stack's ManagementApiUrl output). Requests are
+    /// signed with SigV4 from the standard AWS credential chain (profiles, SSO,
+    /// credential_process, environment), or carry SCIM_OPERATOR_TOKEN when it is set. For the
+    /// tenant, token, log and events commands.
+    #[arg(long, global = true, env = "SCIM_API_URL", value_name = "URL")]
+    pub api: Option<String>,
     #[command(subcommand)]
     pub command: Command,
 }
 
-#[derive(Debug, Subcommand)]
+#[derive(Debug, Clone, Subcommand)]
 pub enum Command {
     /// Serve the SCIM API under /scim/v2.
     Serve {
@@ -82,7 +89,7 @@ pub enum Command {
     Import(scimctl::import::ImportArgs),
 }
 
-#[derive(Debug, Subcommand)]
+#[derive(Debug, Clone, Subcommand)]
 pub enum RolesCommand {
     /// Grant roles to the members of a group (its id or displayName), replacing the group's
     /// rule; members whose effective roles change get a `mover` event.
@@ -103,7 +110,7 @@ pub enum RolesCommand {
     Delete { tenant: String, group: String },
 }
 
-#[derive(Debug, Subcommand)]
+#[derive(Debug, Clone, Subcommand)]
 pub enum WebhookCommand {
     /// Set the webhook URL (http:// or https://) and print its new signing secret, once.
     Set { tenant: String, url: String },
@@ -113,7 +120,7 @@ pub enum WebhookCommand {
     Delete { tenant: String },
 }
 
-#[derive(Debug, Subcommand)]
+#[derive(Debug, Clone, Subcommand)]
 pub enum EventsCommand {
     /// Print a tenant's events, oldest first; with --follow, keep printing new ones.
     Tail {
@@ -130,14 +137,14 @@ pub enum EventsCommand {
     },
 }
 
-#[derive(Debug, Subcommand)]
+#[derive(Debug, Clone, Subcommand)]
 pub enum TableCommand {
     /// Create the table named by `--store dynamodb://TABLE` with the key schema, index, stream
     /// and TTL that template.yaml declares.
     Create,
 }
 
-#[derive(Debug, Subcommand)]
+#[derive(Debug, Clone, Subcommand)]
 pub enum TenantCommand {
     /// Create a tenant.
     Create { tenant: String },
@@ -197,7 +204,7 @@ impl From<DialectArg> for tenant::Dialect {
     }
 }
 
-#[derive(Debug, Subcommand)]
+#[derive(Debug, Clone, Subcommand)]
 pub enum TokenCommand {
     /// Issue a Secret Token: printed once on stdout, stored only as a hash.
     Issue { tenant: String },

@@ -7,7 +7,13 @@
 mod cli;
 mod commands;
 
+use std::sync::Arc;
+
 use clap::Parser as _;
+use scim_shared::ops::Limits;
+use scim_shared::service::Service;
+use scim_shared::store::Store;
+use scimctl::management_client::ManagementClient;
 
 use crate::cli::{Cli, Command, EventsCommand, TableCommand};
 
@@ -42,44 +48,88 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         )
         .with_writer(std::io::stderr)
         .init();
-    match cli.command {
+    match &cli.command {
         Command::Serve {
             addr,
             public_url,
             operator_token_file,
             auth_cache_ttl,
         } => {
+            if cli.api.is_some() {
+                anyhow::bail!("serve runs over a store (--store), not through --api");
+            }
             commands::serve::run(
                 &cli.store,
-                addr,
-                public_url,
+                *addr,
+                public_url.clone(),
                 operator_token_file.as_deref(),
-                auth_cache_ttl,
+                *auth_cache_ttl,
             )
             .await
         }
         Command::EmergencyLogout { tenant, user } => {
-            commands::emergency_logout::run(cli.store.open().await?, &tenant, &user).await
+            commands::emergency_logout::run(local(&cli).await?, tenant, user).await
         }
-        Command::Tenant(cmd) => commands::tenant::run(cli.store.open().await?, cmd).await,
-        Command::Token(cmd) => commands::token::run(cli.store.open().await?, cmd).await,
+        Command::Tenant(cmd) => {
+            let store = match cli.api {
+                Some(_) => None,
+                None => Some(cli.store.open().await?),
+            };
+            commands::tenant::run(&management(&cli, store.clone()).await?, store, cmd).await
+        }
+        Command::Token(cmd) => commands::token::run(&management(&cli, None).await?, cmd).await,
         Command::Table(TableCommand::Create) => commands::table::run(&cli.store).await,
         Command::Log {
             tenant,
             since,
             failed,
             json,
-        } => commands::log::run(cli.store.open().await?, &tenant, &since, failed, json).await,
+        } => {
+            let client = management(&cli, None).await?;
+            commands::log::run(&client, tenant, since, *failed, *json).await
+        }
         Command::Events(EventsCommand::Tail {
             tenant,
             since,
             follow,
             json,
-        }) => commands::events::run(cli.store.open().await?, &tenant, &since, follow, json).await,
-        Command::Webhook(cmd) => commands::webhook::run(cli.store.open().await?, cmd).await,
-        Command::Roles(cmd) => commands::roles::run(cli.store.open().await?, cmd).await,
+        }) => {
+            let client = management(&cli, None).await?;
+            commands::events::run(&client, tenant, since, *follow, *json).await
+        }
+        Command::Webhook(cmd) => commands::webhook::run(local(&cli).await?, cmd.clone()).await,
+        Command::Roles(cmd) => commands::roles::run(local(&cli).await?, cmd.clone()).await,
         Command::Import(args) => {
-            commands::import::run(cli.store.open().await?, &args, &args.options()).await
+            commands::import::run(local(&cli).await?, args, &args.options()).await
         }
     }
+}
+
+/// The management API the tenant, token, log and events commands call: through `--api`, or in
+/// process over `--store` (`store`, when the caller opened it already).
+async fn management(cli: &Cli, store: Option<Arc<dyn Store>>) -> anyhow::Result<ManagementClient> {
+    Ok(match &cli.api {
+        Some(url) => {
+            let token = std::env::var(scimctl::operator_api::OPERATOR_TOKEN_ENV).ok();
+            ManagementClient::from_env(url, token).await?
+        }
+        None => {
+            let store = match store {
+                Some(s) => s,
+                None => cli.store.open().await?,
+            };
+            ManagementClient::local(Arc::new(Service::new(store, Limits::default())))
+        }
+    })
+}
+
+/// The store of a command that has no management API route.
+async fn local(cli: &Cli) -> anyhow::Result<Arc<dyn Store>> {
+    if cli.api.is_some() {
+        anyhow::bail!(
+            "this command works on a store (--store), not through --api: the management API \
+             serves tenants, tokens, the audit log and events"
+        );
+    }
+    cli.store.open().await
 }

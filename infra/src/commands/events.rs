@@ -1,42 +1,48 @@
-//! `scimctl events tail`: a tenant's lifecycle events from the local outbox, optionally followed.
+//! `scimctl events tail`: a tenant's lifecycle events from the outbox, optionally followed.
 
-use std::sync::Arc;
-
+use scim_shared::events::lifecycle::Event;
+use scimctl::management_client::ManagementClient;
 use scimctl::report;
 
-use super::{shutdown_signal, since};
+use super::shutdown_signal;
 
 pub async fn run(
-    store: Arc<dyn scim_shared::store::Store>,
+    client: &ManagementClient,
     tenant: &str,
-    since_arg: &str,
+    since: &str,
     follow: bool,
     json: bool,
 ) -> anyhow::Result<()> {
-    let mut from = since(since_arg)?;
-    let mut seen: Option<String> = None;
+    let (events, mut cursor) = client.events_since(tenant, since).await?;
+    print(&events, json)?;
+    if !follow {
+        return Ok(());
+    }
     loop {
-        let now = time::OffsetDateTime::now_utc();
-        for stored in scim_shared::events::outbox::read(&*store, tenant, from, now).await? {
-            if seen.as_ref().is_some_and(|s| stored.position <= *s) {
-                continue;
-            }
-            if json {
-                println!("{}", serde_json::to_string(&stored.event)?);
-            } else {
-                println!("{}", report::event_line(&stored.event));
-            }
-            seen = Some(stored.position);
-        }
-        if !follow {
-            return Ok(());
-        }
-        // Re-read from a little before the last poll: items of the same millisecond may land
-        // after it; `seen` keeps them from printing twice.
-        from = now - time::Duration::seconds(2);
         tokio::select! {
             () = tokio::time::sleep(std::time::Duration::from_millis(500)) => {}
             () = shutdown_signal() => return Ok(()),
         }
+        let (events, next) = match cursor.take() {
+            Some(c) => client
+                .events_after(tenant, c)
+                .await
+                .map(|(e, n)| (e, Some(n)))?,
+            // No event yet: keep reading from the same start.
+            None => client.events_since(tenant, since).await?,
+        };
+        print(&events, json)?;
+        cursor = next;
     }
+}
+
+fn print(events: &[Event], json: bool) -> anyhow::Result<()> {
+    for event in events {
+        if json {
+            println!("{}", serde_json::to_string(event)?);
+        } else {
+            println!("{}", report::event_line(event));
+        }
+    }
+    Ok(())
 }

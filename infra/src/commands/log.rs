@@ -1,22 +1,16 @@
 //! `scimctl log`: a tenant's audit log, as a table or JSON lines.
 
-use std::sync::Arc;
-
+use scimctl::management_client::ManagementClient;
 use scimctl::report;
 
-use super::since;
-
 pub async fn run(
-    store: Arc<dyn scim_shared::store::Store>,
+    client: &ManagementClient,
     tenant: &str,
-    since_arg: &str,
+    since: &str,
     failed: bool,
     json: bool,
 ) -> anyhow::Result<()> {
-    let from = since(since_arg)?;
-    let mut records =
-        scim_shared::audit::read(&*store, tenant, from, time::OffsetDateTime::now_utc()).await?;
-    records.retain(|r| !failed || r.failed());
+    let records = client.audit(tenant, since, failed).await?;
     if json {
         for r in &records {
             println!("{}", serde_json::to_string(r)?);

@@ -13,19 +13,6 @@ pub mod tenant;
 pub mod token;
 pub mod webhook;
 
-use anyhow::Context as _;
-
-/// The `--since` of `log` and `events tail`: an RFC 3339 time, a day or an age.
-fn since(s: &str) -> anyhow::Result<time::OffsetDateTime> {
-    scim_shared::protocol::clock::parse_since(s, time::OffsetDateTime::now_utc()).with_context(
-        || {
-            format!(
-                "--since '{s}': give an RFC 3339 time, a day (2026-11-23) or an age (30m, 12h, 7d)"
-            )
-        },
-    )
-}
-
 /// Resolves on Ctrl-C or, on Unix, SIGTERM.
 async fn shutdown_signal() {
     let ctrl_c = async {

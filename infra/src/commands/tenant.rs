@@ -2,18 +2,24 @@
 
 use std::sync::Arc;
 
-use anyhow::{Context as _, bail};
-use scim_shared::{purge, tenant};
+use anyhow::bail;
+use scim_shared::purge;
+use scim_shared::store::Store;
+use scimctl::management_client::ManagementClient;
+use serde_json::json;
 
 use crate::cli::TenantCommand;
 
+/// `store`: the store the client works on in process, if it does; a deletion there reports its
+/// progress.
 pub async fn run(
-    store: Arc<dyn scim_shared::store::Store>,
-    cmd: TenantCommand,
+    client: &ManagementClient,
+    store: Option<Arc<dyn Store>>,
+    cmd: &TenantCommand,
 ) -> anyhow::Result<()> {
     match cmd {
         TenantCommand::Create { tenant } => {
-            let t = tenant::create_tenant(&*store, &tenant).await?;
+            let t = client.create_tenant(tenant).await?;
             eprintln!(
                 "created tenant '{}'; issue its Secret Token with `scimctl token issue {}`",
                 t.id, t.id
@@ -21,26 +27,42 @@ pub async fn run(
             println!("{}", t.id);
         }
         TenantCommand::List => {
-            for t in tenant::list_tenants(&*store).await? {
+            for t in client.list_tenants().await? {
                 let state = if t.deleting { "\tdeleting" } else { "" };
                 println!("{}\t{}{state}", t.id, t.created);
             }
         }
         TenantCommand::Delete { tenant } => {
-            // A spinner on a terminal; nothing when stderr is not one (scripts read the summary).
-            let spinner = indicatif::ProgressBar::new_spinner();
-            let steps = purge::delete_tenant(&*store, &tenant, &mut |p| {
-                spinner.set_message(format!("{}: {} deleted", p.reach, p.deleted));
-                spinner.tick();
-            })
-            .await;
-            spinner.finish_and_clear();
-            let mut total = 0;
-            for step in steps? {
-                if step.deleted > 0 {
-                    eprintln!("  {}: {}", step.reach, step.deleted);
+            let steps: Vec<(String, u64)> = match store {
+                Some(store) => {
+                    // A spinner on a terminal; nothing when stderr is not one (scripts read the
+                    // summary).
+                    let spinner = indicatif::ProgressBar::new_spinner();
+                    let steps = purge::delete_tenant(&*store, tenant, &mut |p| {
+                        spinner.set_message(format!("{}: {} deleted", p.reach, p.deleted));
+                        spinner.tick();
+                    })
+                    .await;
+                    spinner.finish_and_clear();
+                    steps?
+                        .into_iter()
+                        .map(|s| (s.reach.to_string(), s.deleted))
+                        .collect()
                 }
-                total += step.deleted;
+                None => client
+                    .delete_tenant(tenant)
+                    .await?
+                    .steps
+                    .into_iter()
+                    .map(|s| (s.items, s.deleted))
+                    .collect(),
+            };
+            let mut total = 0;
+            for (items, deleted) in steps {
+                if deleted > 0 {
+                    eprintln!("  {items}: {deleted}");
+                }
+                total += deleted;
             }
             eprintln!("deleted tenant '{tenant}' and all its data: {total} items");
         }
@@ -53,20 +75,21 @@ pub async fn run(
             if dialect.is_none() && log_retention_days.is_none() && deactivation.is_none() {
                 bail!("nothing to set; give a setting such as --dialect strict");
             }
-            let current = tenant::get_tenant(&*store, &tenant)
-                .await?
-                .with_context(|| format!("tenant '{tenant}' does not exist"))?;
-            let mut settings = current.settings;
+            let mut settings = serde_json::Map::new();
             if let Some(d) = dialect {
-                settings.dialect = d.into();
+                settings.insert(
+                    "dialect".into(),
+                    json!(scim_shared::tenant::Dialect::from(*d)),
+                );
             }
             if let Some(days) = log_retention_days {
-                settings.log_retention_days = days;
+                settings.insert("log_retention_days".into(), json!(days));
             }
             if let Some(d) = deactivation {
-                settings.deactivation = d.into();
+                let d = scim_shared::tenant::Deactivation::from(*d);
+                settings.insert("deactivation".into(), json!(d));
             }
-            let t = tenant::set_settings(&*store, &tenant, settings).await?;
+            let t = client.set_settings(tenant, settings.into()).await?;
             eprintln!(
                 "tenant '{}': dialect {}, audit log retention {} days, IdP deactivation = {}",
                 t.id,

@@ -4,6 +4,9 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+/// The operator token every test server is given (`SCIM_OPERATOR_TOKEN`).
+pub const OPERATOR_TOKEN: &str = "op_test_operator_token";
+
 /// A `scimctl serve` process, its output in files.
 pub struct Server {
     child: Child,
@@ -20,6 +23,7 @@ impl Server {
         let child = Command::new(env!("CARGO_BIN_EXE_scimctl"))
             .args(["--store", store, "serve", "--addr", "127.0.0.1:0"])
             .env("RUST_LOG", "warn")
+            .env("SCIM_OPERATOR_TOKEN", OPERATOR_TOKEN)
             .stdout(std::fs::File::create(&out).expect("stdout file"))
             .stderr(std::fs::File::create(&err).expect("stderr file"))
             .stdin(Stdio::null())
@@ -46,6 +50,11 @@ impl Server {
             "scimctl did not start: {}",
             std::fs::read_to_string(&err).unwrap_or_default()
         );
+    }
+
+    /// The server's root URL, before `/scim/v2` and `/admin/v1`.
+    pub fn root(&self) -> &str {
+        self.url.trim_end_matches("/scim/v2")
     }
 
     /// SIGKILL: no shutdown, no flush.

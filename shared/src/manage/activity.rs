@@ -145,11 +145,15 @@ fn window(
             ))
         }),
     };
-    let mut since = time("since", now - Duration::days(1))?;
+    // A cursor carries its own start: a poller whose cursor is older than the default window
+    // still gets everything after it.
+    let at = cursor.and_then(position_time);
+    let since = match (req.param("since"), at) {
+        (Some(_), Some(at)) => time("since", now)?.max(at),
+        (None, Some(at)) => at,
+        (_, None) => time("since", now - Duration::days(1))?,
+    };
     let until = time("until", now)?;
-    if let Some(at) = cursor.and_then(position_time) {
-        since = since.max(at);
-    }
     if until - since > Duration::days(MAX_WINDOW_DAYS) {
         return Err(ManageError::BadRequest(format!(
             "since and until are more than {MAX_WINDOW_DAYS} days apart; read the time in \

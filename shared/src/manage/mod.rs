@@ -28,6 +28,8 @@ mod activity;
 mod directory;
 mod tenants;
 
+pub use activity::MAX_WINDOW_DAYS;
+
 /// Where the management API is served below a host (and, on AWS, below the stage).
 pub const BASE_PATH: &str = "/admin/v1";
 

@@ -1,0 +1,436 @@
+//! The management API (`scim_shared::manage`, docs/management-api.md) as `scimctl`'s tenant,
+//! token, log and events commands call it: in process over the store (`--store`, the default),
+//! or over HTTP (`--api URL`) to a deployed stack, each request signed with SigV4 from the
+//! standard AWS credential chain (profiles, SSO, `credential_process`, environment), or to a
+//! `scimctl serve` with its operator token (`SCIM_OPERATOR_TOKEN`). Both answer the same JSON, so
+//! the commands print the same output either way.
+
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use aws_credential_types::provider::{ProvideCredentials, SharedCredentialsProvider};
+use aws_sigv4::http_request::{SignableBody, SignableRequest, SigningSettings};
+use aws_sigv4::sign::v4;
+use scim_shared::audit::AuditRecord;
+use scim_shared::events::lifecycle::Event;
+use scim_shared::manage::{BASE_PATH, MAX_LIMIT, MAX_WINDOW_DAYS, ManageRequest, Management};
+use scim_shared::protocol::clock;
+use scim_shared::protocol::http::Method;
+use scim_shared::service::Service;
+use scim_shared::tenant::{Tenant, TokenInfo};
+use serde::de::DeserializeOwned;
+use serde_json::{Value, json};
+
+/// The service name API Gateway signs and checks (`execute-api:Invoke`).
+pub const SIGNING_SERVICE: &str = "execute-api";
+
+/// Why a management call failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    /// The API answered with an error: its message.
+    #[error("{message}")]
+    Refused { status: u16, message: String },
+    #[error("calling {url}: {source}")]
+    Http { url: String, source: reqwest::Error },
+    #[error("signing the request with SigV4: {0}")]
+    Signing(String),
+    #[error("no AWS credentials for --api: {0}")]
+    Credentials(String),
+    #[error("no AWS region for --api: set AWS_REGION or the profile's region")]
+    NoRegion,
+    #[error("{url} answered {status} with a body that is not the management API's: {detail}")]
+    Unexpected {
+        url: String,
+        status: u16,
+        detail: String,
+    },
+}
+
+/// How HTTP requests are authenticated.
+#[derive(Debug, Clone)]
+pub enum Auth {
+    /// SigV4 for API Gateway's IAM authorisation.
+    SigV4 {
+        credentials: SharedCredentialsProvider,
+        region: String,
+    },
+    /// The operator token of a `scimctl serve`.
+    Bearer(String),
+}
+
+#[derive(Debug, Clone)]
+enum Target {
+    Local(Management),
+    Http {
+        /// The API's root, e.g. `https://abc.execute-api.eu-west-1.amazonaws.com/v1`.
+        root: String,
+        http: reqwest::Client,
+        auth: Auth,
+    },
+}
+
+/// A tenant deletion as the API reports it.
+#[derive(Debug, Clone, serde::Deserialize)]
+pub struct Deletion {
+    pub deleted: u64,
+    pub steps: Vec<DeletionStep>,
+}
+
+#[derive(Debug, Clone, serde::Deserialize)]
+pub struct DeletionStep {
+    pub items: String,
+    pub deleted: u64,
+}
+
+/// A page of activity: the items and the cursor to continue after them.
+#[derive(Debug, serde::Deserialize)]
+struct Page<T> {
+    #[serde(alias = "events", alias = "records")]
+    items: Vec<T>,
+    cursor: Option<String>,
+    more: bool,
+}
+
+/// A client of the management API.
+#[derive(Debug, Clone)]
+pub struct ManagementClient {
+    target: Target,
+}
+
+impl ManagementClient {
+    /// The API in process, over the service's store.
+    pub fn local(service: Arc<Service>) -> Self {
+        ManagementClient {
+            target: Target::Local(Management::new(service)),
+        }
+    }
+
+    /// The API at `root` (the part before `/admin/v1`), authenticated by `auth`.
+    pub fn http(root: &str, auth: Auth) -> Self {
+        ManagementClient {
+            target: Target::Http {
+                root: root.trim_end_matches('/').to_string(),
+                http: reqwest::Client::new(),
+                auth,
+            },
+        }
+    }
+
+    /// The API at `root` with the operator token when one is given, else with SigV4 from the
+    /// standard AWS credential chain and region.
+    pub async fn from_env(root: &str, operator_token: Option<String>) -> Result<Self, ClientError> {
+        if let Some(token) = operator_token.filter(|t| !t.trim().is_empty()) {
+            return Ok(Self::http(root, Auth::Bearer(token.trim().to_string())));
+        }
+        let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+        let credentials = config.credentials_provider().ok_or_else(|| {
+            ClientError::Credentials("the AWS credential chain found no provider".into())
+        })?;
+        let region = config.region().ok_or(ClientError::NoRegion)?.to_string();
+        Ok(Self::http(
+            root,
+            Auth::SigV4 {
+                credentials,
+                region,
+            },
+        ))
+    }
+
+    /// Sends one request; the body of a success (none for 204), or the API's error.
+    async fn send(
+        &self,
+        method: Method,
+        path: &str,
+        query: &[(&str, &str)],
+        body: Option<Value>,
+    ) -> Result<Option<Value>, ClientError> {
+        let body = body.map(|b| b.to_string().into_bytes()).unwrap_or_default();
+        let (status, url, text) =
+            match &self.target {
+                Target::Local(management) => {
+                    let mut req = ManageRequest::new(method, path, "http://localhost/scim/v2");
+                    req.query = query
+                        .iter()
+                        .map(|(k, v)| (k.to_string(), v.to_string()))
+                        .collect();
+                    req.body = body;
+                    let response = management.handle(&req).await;
+                    (
+                        response.status,
+                        format!("{BASE_PATH}{path}"),
+                        String::from_utf8_lossy(&response.body_bytes()).into_owned(),
+                    )
+                }
+                Target::Http { root, http, auth } => {
+                    let mut url = reqwest::Url::parse(&format!("{root}{BASE_PATH}{path}"))
+                        .map_err(|e| ClientError::Unexpected {
+                            url: root.clone(),
+                            status: 0,
+                            detail: format!("not a URL: {e}"),
+                        })?;
+                    if !query.is_empty() {
+                        url.query_pairs_mut().extend_pairs(query);
+                    }
+                    let mut rb = http
+                        .request(
+                            reqwest::Method::from_bytes(method.as_str().as_bytes())
+                                .unwrap_or(reqwest::Method::GET),
+                            url.clone(),
+                        )
+                        .header("content-type", "application/json");
+                    for (name, value) in authorization(auth, method, url.as_str(), &body).await? {
+                        rb = rb.header(name, value);
+                    }
+                    let http_error = |source| ClientError::Http {
+                        url: url.to_string(),
+                        source,
+                    };
+                    let response = rb.body(body).send().await.map_err(http_error)?;
+                    let status = response.status().as_u16();
+                    let text = response.text().await.map_err(http_error)?;
+                    (status, url.to_string(), text)
+                }
+            };
+        let parsed: Option<Value> = if text.is_empty() {
+            None
+        } else {
+            Some(
+                serde_json::from_str(&text).map_err(|_| ClientError::Unexpected {
+                    url: url.clone(),
+                    status,
+                    detail: text.chars().take(200).collect(),
+                })?,
+            )
+        };
+        if (200..300).contains(&status) {
+            return Ok(parsed);
+        }
+        // The management API's `{"error": {"message"}}`, or API Gateway's own `{"message"}`
+        // (an IAM refusal).
+        let message = parsed
+            .as_ref()
+            .and_then(|b| b["error"]["message"].as_str().or(b["message"].as_str()))
+            .map(str::to_string)
+            .ok_or_else(|| ClientError::Unexpected {
+                url: url.clone(),
+                status,
+                detail: text.chars().take(200).collect(),
+            })?;
+        Err(ClientError::Refused { status, message })
+    }
+
+    async fn typed<T: DeserializeOwned>(
+        &self,
+        method: Method,
+        path: &str,
+        query: &[(&str, &str)],
+        body: Option<Value>,
+    ) -> Result<T, ClientError> {
+        let url = format!("{BASE_PATH}{path}");
+        let value = self.send(method, path, query, body).await?;
+        serde_json::from_value(value.unwrap_or(Value::Null)).map_err(|e| ClientError::Unexpected {
+            url,
+            status: 200,
+            detail: e.to_string(),
+        })
+    }
+
+    pub async fn create_tenant(&self, id: &str) -> Result<Tenant, ClientError> {
+        self.typed(Method::Post, "/tenants", &[], Some(json!({"id": id})))
+            .await
+    }
+
+    pub async fn list_tenants(&self) -> Result<Vec<Tenant>, ClientError> {
+        #[derive(serde::Deserialize)]
+        struct Tenants {
+            tenants: Vec<Tenant>,
+        }
+        let list: Tenants = self.typed(Method::Get, "/tenants", &[], None).await?;
+        Ok(list.tenants)
+    }
+
+    /// Changes the settings `settings` names (`{"dialect": "strict"}`, ...), keeping the others.
+    pub async fn set_settings(&self, tenant: &str, settings: Value) -> Result<Tenant, ClientError> {
+        let path = format!("/tenants/{tenant}");
+        let body = json!({ "settings": settings });
+        self.typed(Method::Patch, &path, &[], Some(body)).await
+    }
+
+    pub async fn delete_tenant(&self, tenant: &str) -> Result<Deletion, ClientError> {
+        let path = format!("/tenants/{tenant}");
+        self.typed(Method::Delete, &path, &[], None).await
+    }
+
+    /// Issues a Secret Token: the secret (shown this once) and its listing.
+    pub async fn issue_token(&self, tenant: &str) -> Result<(String, TokenInfo), ClientError> {
+        #[derive(serde::Deserialize)]
+        struct Issued {
+            token: String,
+            #[serde(flatten)]
+            info: TokenInfo,
+        }
+        let path = format!("/tenants/{tenant}/tokens");
+        let issued: Issued = self.typed(Method::Post, &path, &[], None).await?;
+        Ok((issued.token, issued.info))
+    }
+
+    pub async fn list_tokens(&self, tenant: &str) -> Result<Vec<TokenInfo>, ClientError> {
+        #[derive(serde::Deserialize)]
+        struct Tokens {
+            tokens: Vec<TokenInfo>,
+        }
+        let path = format!("/tenants/{tenant}/tokens");
+        let list: Tokens = self.typed(Method::Get, &path, &[], None).await?;
+        Ok(list.tokens)
+    }
+
+    pub async fn revoke_token(&self, tenant: &str, token_id: &str) -> Result<(), ClientError> {
+        let path = format!("/tenants/{tenant}/tokens/{token_id}");
+        self.send(Method::Delete, &path, &[], None).await.map(drop)
+    }
+
+    /// A tenant's audit records from `since` (an RFC 3339 time, a day or an age) until now,
+    /// oldest first; only failed requests with `failed`.
+    pub async fn audit(
+        &self,
+        tenant: &str,
+        since: &str,
+        failed: bool,
+    ) -> Result<Vec<AuditRecord>, ClientError> {
+        let path = format!("/tenants/{tenant}/audit");
+        let filter: &[(&str, &str)] = if failed { &[("status", "failed")] } else { &[] };
+        let (records, _) = self.read(&path, From::Since(since), filter).await?;
+        Ok(records)
+    }
+
+    /// A tenant's events from `since` (an RFC 3339 time, a day or an age) until now, oldest
+    /// first, and the cursor to continue after them.
+    pub async fn events_since(
+        &self,
+        tenant: &str,
+        since: &str,
+    ) -> Result<(Vec<Event>, Option<String>), ClientError> {
+        let path = format!("/tenants/{tenant}/events");
+        self.read(&path, From::Since(since), &[]).await
+    }
+
+    /// A tenant's events after `cursor` (as [`Self::events_since`] or this gave it), and the
+    /// cursor to continue after them.
+    pub async fn events_after(
+        &self,
+        tenant: &str,
+        cursor: String,
+    ) -> Result<(Vec<Event>, String), ClientError> {
+        let path = format!("/tenants/{tenant}/events");
+        let (events, next) = self.read(&path, From::Cursor(&cursor), &[]).await?;
+        Ok((events, next.unwrap_or(cursor)))
+    }
+
+    /// Every item of an activity route from a start until now: in windows of at most
+    /// [`MAX_WINDOW_DAYS`] from a time, every page of each, following the cursor.
+    async fn read<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        from: From<'_>,
+        filter: &[(&str, &str)],
+    ) -> Result<(Vec<T>, Option<String>), ClientError> {
+        let now = clock::now();
+        let (mut start, mut cursor) = match from {
+            From::Since(since) => (
+                Some(
+                    clock::parse_since(since, now).ok_or_else(|| ClientError::Refused {
+                        status: 400,
+                        message: format!(
+                            "since '{since}': give an RFC 3339 time, a day (2026-11-23) or an age \
+                         (30m, 12h, 7d)"
+                        ),
+                    })?,
+                ),
+                None,
+            ),
+            From::Cursor(c) => (None, Some(c.to_string())),
+        };
+        let limit = MAX_LIMIT.to_string();
+        let mut items = Vec::new();
+        loop {
+            // One window: from `start` (or the cursor's time) to at most MAX_WINDOW_DAYS later.
+            let window = start.map(|s| {
+                let until = (s + time::Duration::days(MAX_WINDOW_DAYS)).min(now);
+                (clock::format(s), clock::format(until), until)
+            });
+            loop {
+                let mut query: Vec<(&str, &str)> = vec![("limit", &limit)];
+                query.extend_from_slice(filter);
+                if let Some((since, until, _)) = &window {
+                    query.extend([("since", since.as_str()), ("until", until.as_str())]);
+                }
+                if let Some(c) = &cursor {
+                    query.push(("cursor", c));
+                }
+                let page: Page<T> = self.typed(Method::Get, path, &query, None).await?;
+                items.extend(page.items);
+                cursor = page.cursor.or(cursor);
+                if !page.more {
+                    break;
+                }
+            }
+            match window {
+                Some((_, _, until)) if until < now => start = Some(until),
+                _ => return Ok((items, cursor)),
+            }
+        }
+    }
+}
+
+/// Where an activity read starts.
+enum From<'a> {
+    /// A time as operators write it.
+    Since(&'a str),
+    /// After the last item a previous read gave.
+    Cursor(&'a str),
+}
+
+/// The headers that authenticate one request.
+async fn authorization(
+    auth: &Auth,
+    method: Method,
+    url: &str,
+    body: &[u8],
+) -> Result<Vec<(String, String)>, ClientError> {
+    match auth {
+        Auth::Bearer(token) => Ok(vec![("authorization".into(), format!("Bearer {token}"))]),
+        Auth::SigV4 {
+            credentials,
+            region,
+        } => {
+            let credentials = credentials
+                .provide_credentials()
+                .await
+                .map_err(|e| ClientError::Credentials(e.to_string()))?;
+            let identity = credentials.into();
+            let params = v4::SigningParams::builder()
+                .identity(&identity)
+                .region(region)
+                .name(SIGNING_SERVICE)
+                .time(SystemTime::now())
+                .settings(SigningSettings::default())
+                .build()
+                .map_err(|e| ClientError::Signing(e.to_string()))?
+                .into();
+            let signable = SignableRequest::new(
+                method.as_str(),
+                url,
+                std::iter::empty(),
+                SignableBody::Bytes(body),
+            )
+            .map_err(|e| ClientError::Signing(e.to_string()))?;
+            let output = aws_sigv4::http_request::sign(signable, &params)
+                .map_err(|e| ClientError::Signing(e.to_string()))?;
+            Ok(output
+                .output()
+                .headers()
+                .map(|(n, v)| (n.to_string(), v.to_string()))
+                .collect())
+        }
+    }
+}
