@@ -205,11 +205,17 @@ impl ManagementClient {
         if (200..300).contains(&status) {
             return Ok(parsed);
         }
-        // The management API's `{"error": {"message"}}`, or API Gateway's own `{"message"}`
-        // (an IAM refusal).
+        // The management API's `{"error": {"message"}}`, or an answer of API Gateway's own: a
+        // gateway response of template.yaml (a SCIM error's `detail`, e.g. an IAM refusal) or its
+        // default `{"message"}`.
         let message = parsed
             .as_ref()
-            .and_then(|b| b["error"]["message"].as_str().or(b["message"].as_str()))
+            .and_then(|b| {
+                b["error"]["message"]
+                    .as_str()
+                    .or(b["detail"].as_str())
+                    .or(b["message"].as_str())
+            })
             .map(str::to_string)
             .ok_or_else(|| ClientError::Unexpected {
                 url: url.clone(),

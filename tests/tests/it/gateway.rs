@@ -508,6 +508,118 @@ async fn emergency_logout_takes_the_iam_route_and_publishes_before_answering() {
     d.finish().await;
 }
 
+/// GET of a management API path, signed as the gateway's operator.
+async fn signed_get(d: &Deployed, path: &str) -> (u16, Value) {
+    let url = format!("{}/{}/admin/v1{path}", d.gateway.root, d.gateway.stage);
+    let caller = Config::new(PathBuf::new(), String::new(), String::new()).caller;
+    let mut request = reqwest::Client::new().get(&url);
+    for (name, value) in sigv4::sign(&caller, "GET", &url, b"") {
+        request = request.header(name, value);
+    }
+    let response = request.send().await.expect("request");
+    let status = response.status().as_u16();
+    (status, response.json().await.expect("JSON"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs the Lambda bootstraps and DynamoDB Local: tests/run.sh runs it"]
+async fn the_management_api_takes_the_iam_routes_with_scimctls_signed_client() {
+    use aws_credential_types::Credentials;
+    use aws_credential_types::provider::SharedCredentialsProvider;
+    use scimctl::management_client::{Auth, ManagementClient};
+
+    let d = Deployed::start().await;
+    let caller = Config::new(PathBuf::new(), String::new(), String::new()).caller;
+    let root = format!("{}/{}", d.gateway.root, d.gateway.stage);
+    let signed = |secret: &str| {
+        let credentials = Credentials::new(&caller.access_key, secret, None, None, "test");
+        ManagementClient::http(
+            &root,
+            Auth::SigV4 {
+                credentials: SharedCredentialsProvider::new(credentials),
+                region: caller.region.clone(),
+            },
+        )
+    };
+    let api = signed(&caller.secret_key);
+
+    // Onboarding without table credentials: tenant, settings, token; the token works at once.
+    assert_eq!(api.create_tenant("acme").await.expect("create").id, "acme");
+    api.create_tenant("globex").await.expect("create");
+    let set = api
+        .set_settings("globex", json!({"dialect": "strict"}))
+        .await
+        .expect("settings");
+    assert_eq!(set.settings.dialect, tenant::Dialect::Strict);
+    let listed: Vec<String> = api
+        .list_tenants()
+        .await
+        .expect("list")
+        .into_iter()
+        .map(|t| t.id)
+        .collect();
+    assert_eq!(listed, ["acme", "globex"]);
+    let (token, info) = api.issue_token("acme").await.expect("token");
+    let scim = Scim::new(&d.gateway.tenant_url(), Some(&token));
+    let u = scim.create_user("ada@acme.example").await;
+    let g = scim.create_group("Acme Staff").await;
+    let (globex_token, _) = api.issue_token("globex").await.expect("token");
+    let globex = Scim::new(&d.gateway.tenant_url(), Some(&globex_token));
+    let gu = globex.create_user("grace@globex.example").await;
+    let tokens = api.list_tokens("acme").await.expect("tokens");
+    assert_eq!(tokens.iter().map(|t| &t.id).collect::<Vec<_>>(), [&info.id]);
+
+    // The directory, each tenant's own only.
+    let (status, users) = signed_get(&d, "/tenants/acme/users?count=1&cursor").await;
+    assert_eq!(status, 200, "{users}");
+    assert_eq!(users["Resources"][0]["id"], u.as_str());
+    let (status, group) = signed_get(&d, &format!("/tenants/acme/groups/{g}")).await;
+    assert_eq!((status, &group["id"]), (200, &json!(g)));
+    let (status, _) = signed_get(&d, &format!("/tenants/globex/users/{u}")).await;
+    assert_eq!(
+        status, 404,
+        "one tenant's user is not in another's directory"
+    );
+    let (_, theirs) = signed_get(&d, "/tenants/globex/users").await;
+    assert_eq!(theirs["totalResults"], 1);
+    assert_eq!(theirs["Resources"][0]["id"], gu.as_str());
+
+    // Activity: read with the activity function's narrowed grant (tenant, outbox, audit log).
+    let (events, cursor) = api.events_since("acme", "1h").await.expect("events");
+    let kinds: Vec<&str> = events.iter().map(|e| e.kind.as_str()).collect();
+    assert_eq!(kinds, ["joiner", "group.created"]);
+    assert!(events.iter().all(|e| e.tenant == "acme"));
+    let (none, _) = api
+        .events_after("acme", cursor.expect("a cursor"))
+        .await
+        .expect("poll");
+    assert!(none.is_empty());
+    let audit = api.audit("acme", "1h", false).await.expect("audit");
+    let operations: Vec<&str> = audit.iter().map(|r| r.operation.as_str()).collect();
+    assert_eq!(operations, ["CreateUser", "CreateGroup"]);
+
+    // Unsigned: API Gateway's own answer; a wrong secret: refused before any function runs.
+    let unsigned = reqwest::Client::new()
+        .get(format!("{root}/admin/v1/tenants"))
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(unsigned.status().as_u16(), 404);
+    let forged = signed("not-the-secret").list_tenants().await;
+    assert!(
+        matches!(
+            forged,
+            Err(scimctl::management_client::ClientError::Refused { status: 403, .. })
+        ),
+        "{forged:?}"
+    );
+
+    api.revoke_token("acme", &info.id).await.expect("revoke");
+    let deleted = api.delete_tenant("globex").await.expect("delete");
+    assert!(deleted.deleted > 0);
+    d.finish().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs the Lambda bootstraps and DynamoDB Local: tests/run.sh runs it"]
 async fn a_bad_or_missing_token_gets_the_gateways_scim_401() {
