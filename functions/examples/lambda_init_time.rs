@@ -24,7 +24,9 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
-use scim_functions::{AUTHORIZER_BINARY, EMERGENCY_LOGOUT_BINARY, EVENTS_BINARY, Function};
+use scim_functions::{
+    AUTHORIZER_BINARY, EMERGENCY_LOGOUT_BINARY, EVENTS_BINARY, Function, MANAGEMENT_BINARIES,
+};
 use tokio::net::TcpListener;
 
 const RUNS: usize = 5;
@@ -66,7 +68,8 @@ async fn main() -> Result<()> {
             let name = binary_name(&e.file_name().to_string_lossy())?;
             let known = Function::by_binary(&name).is_some()
                 || [AUTHORIZER_BINARY, EVENTS_BINARY, EMERGENCY_LOGOUT_BINARY]
-                    .contains(&name.as_str());
+                    .contains(&name.as_str())
+                || MANAGEMENT_BINARIES.contains(&name.as_str());
             known.then(|| (name, e.path().join("bootstrap")))
         })
         .collect();
@@ -127,6 +130,21 @@ fn binary_name(dir: &str) -> Option<String> {
 /// The event a function is timed with: its fixture from tests/data/apigw (or streams).
 fn event_of(root: &Path, binary: &str) -> Result<String> {
     let data = root.join("tests/data/apigw");
+    // The management functions: a read of their concern, from the IAM proxy event template.
+    let management_route = match binary {
+        "manage_tenants" => Some("/admin/v1/tenants"),
+        "manage_directory" => Some("/admin/v1/tenants/acme/users"),
+        "manage_activity" => Some("/admin/v1/tenants/acme/events"),
+        _ => None,
+    };
+    if let Some(route) = management_route {
+        let file = data.join("manage/request.json");
+        let text = std::fs::read_to_string(&file).with_context(|| format!("{}", file.display()))?;
+        return Ok(text
+            .replace("{{resource}}", route)
+            .replace("{{path}}", route)
+            .replace("{{method}}", "GET"));
+    }
     let file = match binary {
         "authorizer" => data.join("authorizer/request.json"),
         "events" => root.join("tests/data/streams/outbox-inserts.json"),
