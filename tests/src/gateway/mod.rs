@@ -24,6 +24,7 @@ pub mod runtime;
 pub mod sigv4;
 pub mod stream;
 pub mod template;
+pub mod waf;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -183,6 +184,8 @@ pub struct Gateway {
 #[derive(Debug)]
 struct Front {
     stack: Stack,
+    /// The web ACL in front of the stage, when the stack has one.
+    waf: Option<waf::RateLimiter>,
     pools: BTreeMap<String, Arc<Pool>>,
     config: Config,
     /// The port the gateway listens on (`X-Forwarded-Port`).
@@ -314,6 +317,7 @@ impl Gateway {
         let root = format!("http://{address}");
         let stage = stack.stage.clone();
         let front = Arc::new(Front {
+            waf: stack.rate_rule.clone().map(waf::RateLimiter::new),
             stack,
             pools,
             config,
@@ -340,6 +344,11 @@ impl Gateway {
     /// The Tenant URL: `http://127.0.0.1:<port>/<stage>/scim/v2`.
     pub fn tenant_url(&self) -> String {
         format!("{}/{}/scim/v2", self.root, self.stage)
+    }
+
+    /// Requests the web ACL blocked so far.
+    pub fn waf_blocked(&self) -> u64 {
+        self.front.waf.as_ref().map_or(0, waf::RateLimiter::blocked)
     }
 
     /// The calls IAM refused so far.
@@ -723,6 +732,15 @@ impl Front {
     async fn handle(&self, request: Request<Body>) -> Response {
         self.requests.fetch_add(1, Ordering::Relaxed);
         let (parts, body) = request.into_parts();
+        if let Some(waf) = &self.waf {
+            let key = parts
+                .headers
+                .get(waf.rule.header.as_str())
+                .and_then(|v| v.to_str().ok());
+            if waf.blocks(parts.uri.path(), key) {
+                return waf_response(&waf.rule);
+            }
+        }
         let body = match axum::body::to_bytes(body, MAX_BODY).await {
             Ok(b) => b,
             Err(_) => {
@@ -887,6 +905,25 @@ fn proxy_response(v: Value) -> Result<Response, InvokeError> {
         }
     }
     Ok(response)
+}
+
+/// The web ACL rule's own answer to a request it blocks.
+fn waf_response(rule: &waf::RateRule) -> Response {
+    let mut response = (
+        StatusCode::from_u16(rule.status).unwrap_or(StatusCode::TOO_MANY_REQUESTS),
+        [(axum::http::header::CONTENT_TYPE, rule.content_type.clone())],
+        rule.body.clone(),
+    )
+        .into_response();
+    for (name, value) in &rule.headers {
+        if let (Ok(n), Ok(v)) = (
+            HeaderName::try_from(name.as_str()),
+            HeaderValue::from_str(value),
+        ) {
+            response.headers_mut().insert(n, v);
+        }
+    }
+    response
 }
 
 async fn serve(State(front): State<Arc<Front>>, request: Request<Body>) -> Response {

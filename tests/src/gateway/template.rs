@@ -12,6 +12,8 @@ use std::time::Duration;
 use serde_json::Value as Json;
 use serde_yaml_ng::Value as Yaml;
 
+use super::waf::RateRule;
+
 /// Why template.yaml could not be read as a stack.
 #[derive(Debug, thiserror::Error)]
 pub enum TemplateError {
@@ -25,7 +27,7 @@ pub enum TemplateError {
     Unresolved(String),
 }
 
-fn shape(what: impl Into<String>) -> TemplateError {
+pub(super) fn shape(what: impl Into<String>) -> TemplateError {
     TemplateError::Shape(what.into())
 }
 
@@ -177,17 +179,19 @@ pub struct Stack {
     pub gateway_responses: BTreeMap<String, GatewayResponse>,
     pub functions: BTreeMap<String, FunctionSpec>,
     pub stream: Option<StreamMapping>,
+    /// The web ACL's per-token rate rule, when the stack deploys one associated with the API.
+    pub rate_rule: Option<RateRule>,
 }
 
-fn at<'a>(v: &'a Yaml, path: &[&str]) -> Option<&'a Yaml> {
+pub(super) fn at<'a>(v: &'a Yaml, path: &[&str]) -> Option<&'a Yaml> {
     path.iter().try_fold(v, |v, k| v.get(*k))
 }
 
-fn need<'a>(v: &'a Yaml, path: &[&str], what: &str) -> Result<&'a Yaml, TemplateError> {
+pub(super) fn need<'a>(v: &'a Yaml, path: &[&str], what: &str) -> Result<&'a Yaml, TemplateError> {
     at(v, path).ok_or_else(|| shape(format!("{what} has no {}", path.join("."))))
 }
 
-fn number(names: &Names, v: &Yaml) -> Result<u64, TemplateError> {
+pub(super) fn number(names: &Names, v: &Yaml) -> Result<u64, TemplateError> {
     let text = names.render(v)?;
     text.parse()
         .map_err(|_| shape(format!("{text} is not a number")))
@@ -289,9 +293,28 @@ pub fn load(path: &Path, local: &Local) -> Result<Stack, TemplateError> {
     let mut routes = Vec::new();
     let mut api = None;
     let mut stream = None;
+    let mut acls = BTreeMap::new();
+    let mut associated = Vec::new();
     for (id, r) in resources {
         let id = names.render(id)?;
+        if let Some(c) = r.get("Condition")
+            && !holds(&t, &names.render(c)?, names)?
+        {
+            continue;
+        }
         match r.get("Type").and_then(Yaml::as_str) {
+            Some("AWS::WAFv2::WebACL") => {
+                acls.insert(format!("{id}.Arn"), RateRule::from_acl(&id, r, names)?);
+            }
+            Some("AWS::WAFv2::WebACLAssociation") => {
+                let acl = need(r, &["Properties", "WebACLArn"], &id)?;
+                match acl {
+                    Yaml::Tagged(tagged) if tagged.tag == "GetAtt" => {
+                        associated.push(names.render(&tagged.value)?);
+                    }
+                    _ => return Err(shape(format!("{id}: WebACLArn is not !GetAtt <acl>.Arn"))),
+                }
+            }
             Some("AWS::Serverless::Function") => {
                 let f = function(&id, r, globals, names)?;
                 routes.extend(function_routes(&id, &f.binary, r, names)?);
@@ -394,17 +417,64 @@ pub fn load(path: &Path, local: &Local) -> Result<Stack, TemplateError> {
             })
         }
     };
+    // The API has one stage; an associated web ACL guards it.
+    let rate_rule = match associated.as_slice() {
+        [] => None,
+        [acl] => Some(
+            acls.remove(acl)
+                .ok_or_else(|| shape(format!("the association names no web ACL {acl}")))?,
+        ),
+        _ => return Err(shape("more than one web ACL association")),
+    };
     Ok(Stack {
         stage,
         routes,
         authorizer,
         gateway_responses,
+        rate_rule,
         functions: functions
             .into_values()
             .map(|f| (f.binary.clone(), f))
             .collect(),
         stream,
     })
+}
+
+/// Whether the template's condition `name` holds for the local stack's parameters
+/// (`!Equals`, `!Not`, `!And`, `!Or`, `!Condition`).
+fn holds(t: &Yaml, name: &str, names: &Names) -> Result<bool, TemplateError> {
+    let c = need(t, &["Conditions", name], "the template's Conditions")?;
+    evaluate(t, c, names)
+}
+
+fn evaluate(t: &Yaml, c: &Yaml, names: &Names) -> Result<bool, TemplateError> {
+    let Yaml::Tagged(tagged) = c else {
+        return Err(shape(format!("condition {c:?}")));
+    };
+    let args = || {
+        tagged
+            .value
+            .as_sequence()
+            .ok_or_else(|| shape(format!("!{} takes a list", tagged.tag)))
+    };
+    match tagged.tag.to_string().trim_start_matches('!') {
+        "Equals" => match args()?.as_slice() {
+            [a, b] => Ok(names.render(a)? == names.render(b)?),
+            _ => Err(shape("!Equals takes two values")),
+        },
+        "Not" => match args()?.as_slice() {
+            [inner] => Ok(!evaluate(t, inner, names)?),
+            _ => Err(shape("!Not takes one condition")),
+        },
+        "And" => args()?
+            .iter()
+            .try_fold(true, |all, c| Ok(all && evaluate(t, c, names)?)),
+        "Or" => args()?
+            .iter()
+            .try_fold(false, |any, c| Ok(any || evaluate(t, c, names)?)),
+        "Condition" => holds(t, &names.render(&tagged.value)?, names),
+        other => Err(shape(format!("condition function !{other}"))),
+    }
 }
 
 fn function(
@@ -537,8 +607,22 @@ mod tests {
             .iter()
             .filter(|r| r.auth == RouteAuth::Iam)
             .collect();
-        assert_eq!(iam.len(), 1);
-        assert_eq!(iam[0].binary, "emergency_logout");
+        let mut iam_binaries: Vec<&str> = iam.iter().map(|r| r.binary.as_str()).collect();
+        iam_binaries.dedup();
+        assert_eq!(
+            iam_binaries,
+            [
+                "emergency_logout",
+                "manage_tenants",
+                "manage_directory",
+                "manage_activity"
+            ]
+        );
+        assert_eq!(
+            iam.len(),
+            1 + 8 + 4 + 2,
+            "Emergency Logout and the management API"
+        );
         assert_eq!(stack.authorizer.binary, "authorizer");
         assert_eq!(stack.authorizer.headers, ["Authorization"]);
         assert_eq!(
@@ -550,6 +634,32 @@ mod tests {
         assert_eq!(events.binary, "events");
         assert_eq!(events.filters.len(), 1);
         assert_eq!(stack.gateway_responses["UNAUTHORIZED"].status, 401);
+        let rate = stack.rate_rule.expect("the web ACL's rate rule");
+        assert_eq!(
+            (rate.limit, rate.window, rate.header.as_str()),
+            (3000, Duration::from_secs(300), "authorization")
+        );
+        assert_eq!(
+            (rate.status, rate.path_contains.as_str()),
+            (429, "/scim/v2")
+        );
+        assert_eq!(
+            rate.headers,
+            [("Retry-After".to_string(), "60".to_string())]
+        );
+        let body: Json = serde_json::from_str(&rate.body).expect("a JSON body");
+        assert_eq!(body["status"], "429");
+    }
+
+    #[test]
+    fn no_web_acl_is_enforced_when_the_stack_deploys_none() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../template.yaml");
+        let mut without = local();
+        without
+            .parameters
+            .insert("TenantRateLimit".into(), "0".into());
+        let stack = load(&path, &without).expect("loads");
+        assert!(stack.rate_rule.is_none());
     }
 
     #[test]

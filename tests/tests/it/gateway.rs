@@ -508,6 +508,36 @@ async fn emergency_logout_takes_the_iam_route_and_publishes_before_answering() {
     d.finish().await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs the Lambda bootstraps and DynamoDB Local: tests/run.sh runs it"]
+async fn a_tenant_over_its_rate_gets_a_scim_429_and_the_others_are_served() {
+    let d = Deployed::with(|c| {
+        c.parameters.insert("TenantRateLimit".into(), "10".into());
+        c.parameters
+            .insert("TenantRateWindowSeconds".into(), "60".into());
+    })
+    .await;
+    let busy = d.tenant("busy").await;
+    let quiet = d.tenant("quiet").await;
+    for _ in 0..10 {
+        busy.get("/Users").await.expect(200);
+    }
+    let throttled = busy.get("/Users").await;
+    assert_eq!(throttled.status, 429, "{}", throttled.body);
+    assert_eq!(
+        throttled.body["schemas"][0],
+        "urn:ietf:params:scim:api:messages:2.0:Error"
+    );
+    assert_eq!(throttled.body["status"], "429");
+    assert_eq!(throttled.header("retry-after"), Some("60"));
+    // Another tenant's token has its own count, and the operator's signed calls are outside it.
+    quiet.get("/Users").await.expect(200);
+    let (status, _) = signed_get(&d, "/tenants").await;
+    assert_eq!(status, 200);
+    assert_eq!(d.gateway.waf_blocked(), 1);
+    d.finish().await;
+}
+
 /// GET of a management API path, signed as the gateway's operator.
 async fn signed_get(d: &Deployed, path: &str) -> (u16, Value) {
     let url = format!("{}/{}/admin/v1{path}", d.gateway.root, d.gateway.stage);
