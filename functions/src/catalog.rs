@@ -87,7 +87,11 @@ pub const AUTHORIZER_BINARY: &str = "authorizer";
 pub const EVENTS_BINARY: &str = "events";
 /// The binaries of the management API (`/admin/v1/...`, IAM-authorised), one per concern (see
 /// [`crate::manage::binary`]).
-pub const MANAGEMENT_BINARIES: [&str; 3] =
-    ["manage_tenants", "manage_directory", "manage_activity"];
+pub const MANAGEMENT_BINARIES: [&str; 4] = [
+    "manage_tenants",
+    "manage_directory",
+    "manage_activity",
+    "manage_republish",
+];
 /// The binary of Emergency Logout (`POST /admin/...`, IAM-authorised).
 pub const EMERGENCY_LOGOUT_BINARY: &str = "emergency_logout";

@@ -128,13 +128,22 @@ pub async fn handle(
         retried = report.failed.len(),
         "stream batch"
     );
+    // Lambda names a failed record by its sequence number (`itemIdentifier`) and checkpoints
+    // before the first one; the report names records by their eventID.
+    let sequence_of = |id: &str| {
+        event
+            .records
+            .iter()
+            .find(|r| r.event_id == id)
+            .and_then(|r| r.change.sequence_number.clone())
+    };
     let mut response = DynamoDbEventResponse::default();
     response.batch_item_failures = report
         .failed
-        .into_iter()
+        .iter()
         .map(|id| {
             let mut failure = DynamoDbBatchItemFailure::default();
-            failure.item_identifier = Some(id);
+            failure.item_identifier = sequence_of(id);
             failure
         })
         .collect();

@@ -161,14 +161,16 @@ pub fn run_emergency_logout() -> Result<(), RunError> {
 /// Runs the management API function of one concern (`/admin/v1/...`, IAM-authorised).
 pub fn run_management(concern: scim_shared::manage::Concern) -> Result<(), RunError> {
     block_on(async {
-        let handler = Arc::new(
-            manage::ManageHandler::new(
-                service_from_env().await?,
-                concern,
-                std::env::var(PUBLIC_URL_ENV).ok(),
-            )
-            .with_metrics(metrics::namespace_from_env()),
-        );
+        let mut handler = manage::ManageHandler::new(
+            service_from_env().await?,
+            concern,
+            std::env::var(PUBLIC_URL_ENV).ok(),
+        )
+        .with_metrics(metrics::namespace_from_env());
+        if concern == scim_shared::manage::Concern::Republish {
+            handler = handler.with_publisher(Arc::new(event_bridge_from_env()?));
+        }
+        let handler = Arc::new(handler);
         lambda_http::run(lambda_http::service_fn(move |request| {
             let handler = handler.clone();
             async move { Ok::<_, std::convert::Infallible>(handler.handle(request).await) }

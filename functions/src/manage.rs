@@ -10,6 +10,7 @@ use std::time::Instant;
 use lambda_http::http::{HeaderValue, StatusCode, header};
 use lambda_http::request::RequestContext;
 use lambda_http::{Body, Request, RequestExt, Response};
+use scim_shared::events::publish::Publisher;
 use scim_shared::manage::{
     BASE_PATH, Concern, ManageError, ManageRequest, ManageResponse, Management,
 };
@@ -22,11 +23,12 @@ use crate::{metrics, telemetry};
 
 /// The binary of each concern's function, as template.yaml names it.
 pub fn binary(concern: Concern) -> &'static str {
-    let [tenants, directory, activity] = crate::MANAGEMENT_BINARIES;
+    let [tenants, directory, activity, republish] = crate::MANAGEMENT_BINARIES;
     match concern {
         Concern::Tenants => tenants,
         Concern::Directory => directory,
         Concern::Activity => activity,
+        Concern::Republish => republish,
     }
 }
 
@@ -49,6 +51,12 @@ impl ManageHandler {
             public_url: public_url.filter(|u| !u.is_empty()),
             metrics_namespace: metrics::DEFAULT_NAMESPACE.to_string(),
         }
+    }
+
+    /// Republishes events through `publisher` (the republish concern's EventBridge bus).
+    pub fn with_publisher(mut self, publisher: Arc<dyn Publisher>) -> Self {
+        self.management = self.management.with_publisher(publisher);
+        self
     }
 
     /// Prints one EMF line per request, in this namespace.

@@ -135,6 +135,20 @@ pub enum EventsCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Send the events of a time window to the event publisher again, with their ids (on AWS
+    /// the EventBridge bus, through --api; locally the tenant's webhook): the redrive of events
+    /// their consumer never got, e.g. after the events failure queue's alarm
+    /// (docs/operations.md#events-failure-queue).
+    Republish {
+        /// The tenant; every tenant when absent.
+        tenant: Option<String>,
+        /// From when: an RFC 3339 time, a day or an age (30m, 12h, 7d).
+        #[arg(long)]
+        since: String,
+        /// Until when (default: now); at most 92 days after --since.
+        #[arg(long)]
+        until: Option<String>,
+    },
 }
 
 #[derive(Debug, Clone, Subcommand)]

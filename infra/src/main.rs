@@ -97,6 +97,14 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let client = management(&cli, None).await?;
             commands::events::run(&client, tenant, since, *follow, *json).await
         }
+        Command::Events(EventsCommand::Republish {
+            tenant,
+            since,
+            until,
+        }) => {
+            let client = management(&cli, None).await?;
+            commands::events::republish(&client, tenant.as_deref(), since, until.as_deref()).await
+        }
         Command::Webhook(cmd) => commands::webhook::run(local(&cli).await?, cmd.clone()).await,
         Command::Roles(cmd) => commands::roles::run(local(&cli).await?, cmd.clone()).await,
         Command::Import(args) => {

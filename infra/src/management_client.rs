@@ -82,6 +82,17 @@ pub struct DeletionStep {
     pub deleted: u64,
 }
 
+/// What a republication did.
+#[derive(Debug, Clone, serde::Deserialize)]
+pub struct Republished {
+    pub since: String,
+    pub until: String,
+    pub republished: u64,
+    pub failed: u64,
+    /// The first failures: event id and why.
+    pub failures: Vec<Value>,
+}
+
 /// A page of activity: the items and the cursor to continue after them.
 #[derive(Debug, serde::Deserialize)]
 struct Page<T> {
@@ -98,10 +109,14 @@ pub struct ManagementClient {
 }
 
 impl ManagementClient {
-    /// The API in process, over the service's store.
+    /// The API in process, over the service's store; republished events go to the tenants'
+    /// webhooks.
     pub fn local(service: Arc<Service>) -> Self {
+        let webhooks = Arc::new(crate::webhook::WebhookPublisher::new(
+            service.store().clone(),
+        ));
         ManagementClient {
-            target: Target::Local(Management::new(service)),
+            target: Target::Local(Management::new(service).with_publisher(webhooks)),
         }
     }
 
@@ -330,6 +345,20 @@ impl ManagementClient {
         let path = format!("/tenants/{tenant}/events");
         let (events, next) = self.read(&path, From::Cursor(&cursor), &[]).await?;
         Ok((events, next.unwrap_or(cursor)))
+    }
+
+    /// Sends a tenant's events from `since` until `until` (now when absent) to the publisher
+    /// again.
+    pub async fn republish(
+        &self,
+        tenant: &str,
+        since: &str,
+        until: Option<&str>,
+    ) -> Result<Republished, ClientError> {
+        let path = format!("/tenants/{tenant}/events/republish");
+        let mut query = vec![("since", since)];
+        query.extend(until.map(|u| ("until", u)));
+        self.typed(Method::Post, &path, &query, None).await
     }
 
     /// Every item of an activity route from a start until now: in windows of at most

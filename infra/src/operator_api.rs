@@ -175,7 +175,9 @@ pub fn router(service: Arc<Service>, operator_token: &str, public_url: Option<St
         .route(manage::BASE_PATH, any(management))
         .route(&format!("{}/{{*path}}", manage::BASE_PATH), any(management))
         .with_state(OperatorState {
-            management: Arc::new(Management::new(service.clone())),
+            management: Arc::new(Management::new(service.clone()).with_publisher(Arc::new(
+                crate::webhook::WebhookPublisher::new(service.store().clone()),
+            ))),
             public_url,
             service,
             token_hash: tenant::token_hash(operator_token),

@@ -9,6 +9,7 @@ use std::time::Duration;
 use scim_shared::events::Retry;
 use scim_shared::events::lifecycle::Event;
 use scim_shared::events::outbox::EventSink;
+use scim_shared::events::publish::{PublishError, Publisher};
 use scim_shared::events::webhook::{self, EVENT_ID_HEADER, SIGNATURE_HEADER, Webhook};
 use scim_shared::store::Store;
 use tokio::sync::{Semaphore, mpsc};
@@ -84,6 +85,60 @@ pub async fn deliver_with_retries(
                 attempt += 1;
             }
         }
+    }
+}
+
+/// The [`Publisher`] that republishes events locally (the management API's `events/republish`):
+/// each event POSTed to its tenant's webhook, in order; after a failed one, the later ones are
+/// not sent (the retry sends them after it, keeping the order).
+#[derive(Debug, Clone)]
+pub struct WebhookPublisher {
+    store: Arc<dyn Store>,
+    client: reqwest::Client,
+}
+
+impl WebhookPublisher {
+    pub fn new(store: Arc<dyn Store>) -> Self {
+        WebhookPublisher {
+            store,
+            client: client(),
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl Publisher for WebhookPublisher {
+    async fn put(&self, events: &[Event]) -> Result<Vec<Result<(), String>>, PublishError> {
+        let mut hooks: Vec<(String, Option<Webhook>)> = Vec::new();
+        let mut out = Vec::with_capacity(events.len());
+        let mut failed = false;
+        for event in events {
+            if failed {
+                out.push(Err(
+                    "not sent: an earlier event was not delivered".to_string()
+                ));
+                continue;
+            }
+            if !hooks.iter().any(|(t, _)| *t == event.tenant) {
+                let hook = webhook::get(&*self.store, &event.tenant)
+                    .await
+                    .map_err(|e| PublishError::Call(e.to_string()))?;
+                hooks.push((event.tenant.clone(), hook));
+            }
+            let hook = hooks
+                .iter()
+                .find(|(t, _)| *t == event.tenant)
+                .and_then(|(_, h)| h.as_ref());
+            let result = match hook {
+                None => Err(format!("tenant '{}' has no webhook", event.tenant)),
+                Some(hook) => deliver(&self.client, hook, event)
+                    .await
+                    .map_err(|e| e.to_string()),
+            };
+            failed = result.is_err();
+            out.push(result);
+        }
+        Ok(out)
     }
 }
 

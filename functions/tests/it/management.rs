@@ -19,6 +19,7 @@ use scim_shared::store::Store;
 use scim_shared::tenant;
 use scim_tests::{GROUP_SCHEMA, USER_SCHEMA, fresh_store};
 use serde_json::{Value, json};
+use support::bus::Bus;
 use support::{Recording, at, lines, str_at};
 
 /// The base URL the service is called with directly.
@@ -107,6 +108,8 @@ impl Call {
 struct Side {
     store: Recording,
     service: Arc<Service>,
+    /// Where the republish concern publishes.
+    bus: Arc<Bus>,
     user: String,
     group: String,
 }
@@ -138,6 +141,7 @@ impl Side {
         Side {
             store,
             service,
+            bus: Arc::default(),
             user,
             group,
         }
@@ -150,7 +154,8 @@ impl Side {
         concern: Concern,
         calls: &[Call],
     ) -> (BTreeSet<support::Permission>, Value) {
-        let handler = ManageHandler::new(self.service.clone(), concern, None);
+        let handler = ManageHandler::new(self.service.clone(), concern, None)
+            .with_publisher(self.bus.clone());
         let mut last = Value::Null;
         for c in calls {
             let response = handler.handle(c.event()).await;
@@ -211,6 +216,14 @@ fn directory_calls(user: &str, group: &str) -> Vec<Call> {
     ]
 }
 
+fn republish_calls() -> Vec<Call> {
+    vec![
+        call("POST", "/tenants/{tenant}/events/republish", 200)
+            .param("tenant", "acme")
+            .query("since", "1h"),
+    ]
+}
+
 fn activity_calls() -> Vec<Call> {
     vec![
         call("GET", "/tenants/{tenant}/events", 200)
@@ -242,6 +255,13 @@ async fn each_concern_answers_its_routes_and_is_granted_exactly_the_dynamodb_act
         "directory resources carry their SCIM location on the same API"
     );
     let (activity, audit) = side.run(Concern::Activity, &activity_calls()).await;
+    let (republish, republished) = side.run(Concern::Republish, &republish_calls()).await;
+    let on_bus = side.bus.entries().len();
+    assert!(
+        on_bus >= 2,
+        "the user's and the group's events: {republished}"
+    );
+    assert_eq!(republished["republished"], on_bus);
     assert_eq!(
         audit["records"].as_array().map(Vec::len),
         Some(2),
@@ -253,8 +273,15 @@ async fn each_concern_answers_its_routes_and_is_granted_exactly_the_dynamodb_act
         "{deleted}"
     );
 
-    for (concern, used) in [(Concern::Tenants, tenants), (Concern::Activity, activity)] {
-        let granted = support::granted(&template, binary(concern));
+    for (concern, used) in [
+        (Concern::Tenants, tenants),
+        (Concern::Activity, activity),
+        (Concern::Republish, republish),
+    ] {
+        let granted: BTreeSet<_> = support::granted(&template, binary(concern))
+            .into_iter()
+            .filter(|(action, _)| action.starts_with("dynamodb:"))
+            .collect();
         assert_eq!(
             granted,
             used,
@@ -304,6 +331,7 @@ fn routes(concern: Concern) -> BTreeSet<(String, String)> {
         Concern::Tenants => tenants_calls(),
         Concern::Directory => directory_calls("u", "g"),
         Concern::Activity => activity_calls(),
+        Concern::Republish => republish_calls(),
     };
     calls
         .iter()

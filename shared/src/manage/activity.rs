@@ -132,7 +132,7 @@ fn cursor(req: &ManageRequest) -> Result<Option<String>, ManageError> {
 
 /// The time window of a read: `since` (or the cursor's time), `until`, at most
 /// [`MAX_WINDOW_DAYS`] apart. `since` and `until` take an RFC 3339 time, a day or an age.
-fn window(
+pub(super) fn window(
     req: &ManageRequest,
     cursor: Option<&str>,
 ) -> Result<(OffsetDateTime, OffsetDateTime), ManageError> {
@@ -148,12 +148,20 @@ fn window(
     // A cursor carries its own start: a poller whose cursor is older than the default window
     // still gets everything after it.
     let at = cursor.and_then(position_time);
+    let until = time("until", now)?;
     let since = match (req.param("since"), at) {
-        (Some(_), Some(at)) => time("since", now)?.max(at),
-        (None, Some(at)) => at,
+        // An item written a moment "after" `until` by another clock: nothing newer yet.
+        (Some(_), Some(at)) => time("since", now)?.max(at).min(until),
+        (None, Some(at)) => at.min(until),
         (_, None) => time("since", now - Duration::days(1))?,
     };
-    let until = time("until", now)?;
+    if since > until {
+        return Err(ManageError::BadRequest(format!(
+            "since ({}) is after until ({})",
+            clock::format(since),
+            clock::format(until)
+        )));
+    }
     if until - since > Duration::days(MAX_WINDOW_DAYS) {
         return Err(ManageError::BadRequest(format!(
             "since and until are more than {MAX_WINDOW_DAYS} days apart; read the time in \

@@ -6,7 +6,9 @@
 //! - **directory** ([`Concern::Directory`]): a tenant's users and groups, read-only, answered by
 //!   the SCIM service itself (same filters, `cursor` paging, `attributes`);
 //! - **activity** ([`Concern::Activity`]): a tenant's lifecycle events (replay from a time, an
-//!   event id or a cursor) and its audit log (by time, status, operation).
+//!   event id or a cursor) and its audit log (by time, status, operation);
+//! - **republish** ([`Concern::Republish`]): a tenant's events of a time window sent to the
+//!   event publisher again (EventBridge on AWS, the tenant's webhook locally): the redrive.
 //!
 //! Entry points authenticate the operator before they call [`Management::handle`]: `scimctl
 //! serve` with its operator token, API Gateway with IAM (SigV4), one Lambda function per concern.
@@ -18,6 +20,7 @@ use serde::Serialize;
 use serde_json::{Value, json};
 
 use crate::boundary::catch_panic;
+use crate::events::publish::Publisher;
 use crate::protocol::error::ScimError;
 use crate::protocol::http::Method;
 use crate::service::Service;
@@ -26,6 +29,7 @@ use crate::tenant::TenantError;
 
 mod activity;
 mod directory;
+mod republish;
 mod tenants;
 
 pub use activity::MAX_WINDOW_DAYS;
@@ -48,11 +52,18 @@ pub enum Concern {
     Directory,
     /// A tenant's lifecycle events and audit log, read-only.
     Activity,
+    /// A tenant's events sent to the publisher again.
+    Republish,
 }
 
 impl Concern {
     /// Every concern, in the order of docs/management-api.md.
-    pub const ALL: [Concern; 3] = [Concern::Tenants, Concern::Directory, Concern::Activity];
+    pub const ALL: [Concern; 4] = [
+        Concern::Tenants,
+        Concern::Directory,
+        Concern::Activity,
+        Concern::Republish,
+    ];
 }
 
 /// A management request, relative to [`BASE_PATH`].
@@ -236,6 +247,7 @@ enum Route<'a> {
     Resources(&'a str, &'a str),
     Resource(&'a str, &'a str, &'a str),
     Events(&'a str),
+    Republish(&'a str),
     Audit(&'a str),
 }
 
@@ -250,6 +262,7 @@ impl<'a> Route<'a> {
             ["tenants", t, kind @ ("users" | "groups")] => Route::Resources(t, kind),
             ["tenants", t, kind @ ("users" | "groups"), id] => Route::Resource(t, kind, id),
             ["tenants", t, "events"] => Route::Events(t),
+            ["tenants", t, "events", "republish"] => Route::Republish(t),
             ["tenants", t, "audit"] => Route::Audit(t),
             _ => return None,
         })
@@ -261,7 +274,11 @@ impl<'a> Route<'a> {
         let named = |s: &str| !s.is_empty();
         match *self {
             Route::Tenants => true,
-            Route::Tenant(t) | Route::Tokens(t) | Route::Events(t) | Route::Audit(t) => named(t),
+            Route::Tenant(t)
+            | Route::Tokens(t)
+            | Route::Events(t)
+            | Route::Republish(t)
+            | Route::Audit(t) => named(t),
             Route::Resources(t, _) => named(t),
             Route::Token(t, id) | Route::Resource(t, _, id) => named(t) && named(id),
         }
@@ -274,6 +291,7 @@ impl<'a> Route<'a> {
             }
             Route::Resources(..) | Route::Resource(..) => Concern::Directory,
             Route::Events(_) | Route::Audit(_) => Concern::Activity,
+            Route::Republish(_) => Concern::Republish,
         }
     }
 }
@@ -283,6 +301,8 @@ impl<'a> Route<'a> {
 pub struct Management {
     service: Arc<Service>,
     serves: Vec<Concern>,
+    /// Where republished events go; without one, republishing is refused.
+    publisher: Option<Arc<dyn Publisher>>,
 }
 
 impl Management {
@@ -291,7 +311,14 @@ impl Management {
         Management {
             service,
             serves: Concern::ALL.to_vec(),
+            publisher: None,
         }
+    }
+
+    /// Republishes events through `publisher`.
+    pub fn with_publisher(mut self, publisher: Arc<dyn Publisher>) -> Self {
+        self.publisher = Some(publisher);
+        self
     }
 
     /// Serves one concern only (a Lambda function); another's routes are 404s.
@@ -299,6 +326,7 @@ impl Management {
         Management {
             service,
             serves: vec![concern],
+            publisher: None,
         }
     }
 
@@ -340,6 +368,14 @@ impl Management {
             }
             (Route::Events(t), Method::Get) => activity::events(store, t, req).await,
             (Route::Audit(t), Method::Get) => activity::audit(store, t, req).await,
+            (Route::Republish(t), Method::Post) => {
+                let publisher = self.publisher.as_deref().ok_or_else(|| {
+                    ManageError::NotFound(
+                        "this server has no event publisher to republish to".into(),
+                    )
+                })?;
+                republish::republish(store, publisher, t, req).await
+            }
             _ => Err(not_allowed()),
         }
     }
@@ -379,6 +415,10 @@ mod tests {
         assert_eq!(
             Route::parse("/tenants/acme/audit").map(|r| r.concern()),
             Some(Concern::Activity)
+        );
+        assert_eq!(
+            Route::parse("/tenants/acme/events/republish").map(|r| r.concern()),
+            Some(Concern::Republish)
         );
         for nowhere in [
             "",

@@ -1,7 +1,9 @@
 //! The EventBridge stand-in: it records every entry a function puts (after the role's
-//! `events:PutEvents` was checked) and lets tests wait for them.
+//! `events:PutEvents` was checked) and lets tests wait for them; told to, it refuses every
+//! entry, as EventBridge does when it fails (`FailedEntryCount`).
 
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use serde_json::Value;
@@ -12,6 +14,7 @@ use tokio::sync::Notify;
 pub struct Bus {
     entries: Mutex<Vec<Value>>,
     changed: Notify,
+    refusing: AtomicBool,
 }
 
 impl Bus {
@@ -24,6 +27,16 @@ impl Bus {
         all.extend(entries);
         self.changed.notify_waiters();
         ids
+    }
+
+    /// Refuses every entry from now on (`true`) or accepts them again (`false`).
+    pub fn refuse_all(&self, refuse: bool) {
+        self.refusing.store(refuse, Ordering::SeqCst);
+    }
+
+    /// Whether entries are refused.
+    pub fn refusing(&self) -> bool {
+        self.refusing.load(Ordering::SeqCst)
     }
 
     /// Every entry so far.

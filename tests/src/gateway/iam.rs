@@ -332,6 +332,19 @@ async fn call(State(e): State<Arc<Endpoint>>, headers: HeaderMap, body: Bytes) -
             if let Err(d) = e.check(&needs) {
                 return access_denied(&d, "application/x-amz-json-1.1");
             }
+            if e.bus.refusing() {
+                let failed: Vec<Value> = entries
+                    .iter()
+                    .map(|_| json!({"ErrorCode": "InternalFailure", "ErrorMessage": "refused by the test"}))
+                    .collect();
+                let answer = json!({"FailedEntryCount": failed.len(), "Entries": failed});
+                return (
+                    StatusCode::OK,
+                    [("content-type", "application/x-amz-json-1.1")],
+                    answer.to_string(),
+                )
+                    .into_response();
+            }
             let ids = e.bus.put(entries);
             let answer = json!({
                 "FailedEntryCount": 0,

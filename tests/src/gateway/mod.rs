@@ -386,6 +386,15 @@ impl Gateway {
         &self.front.config.logs
     }
 
+    /// The stream records given up on so far (the on-failure destination's), no longer counted
+    /// as problems: for a test that redrives them.
+    pub fn take_dead_letters(&self) -> Vec<Value> {
+        self.stream
+            .lock()
+            .map(|mut s| std::mem::take(&mut s.dead_letters))
+            .unwrap_or_default()
+    }
+
     /// Everything that would fail on AWS or lose data: IAM denials, failed invocations, stream
     /// read errors and records given up on. Empty when the run was clean.
     pub fn problems(&self) -> Vec<String> {

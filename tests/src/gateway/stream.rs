@@ -178,17 +178,33 @@ async fn deliver(
     while !batch.is_empty() {
         let answer = function.invoke(&json!({"Records": batch})).await;
         let failed_from = match &answer {
-            Ok(a) => a["batchItemFailures"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .filter_map(|f| f["itemIdentifier"].as_str())
-                .filter_map(|id| {
-                    batch
-                        .iter()
-                        .position(|r| r["dynamodb"]["SequenceNumber"].as_str() == Some(id))
-                })
-                .min(),
+            Ok(a) => {
+                // Each itemIdentifier must be the SequenceNumber of a record of the batch; any
+                // other value fails the whole batch on AWS, and is a problem of the run here.
+                let positions: Vec<Option<usize>> = a["batchItemFailures"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .map(|f| {
+                        let id = f["itemIdentifier"].as_str()?;
+                        batch
+                            .iter()
+                            .position(|r| r["dynamodb"]["SequenceNumber"].as_str() == Some(id))
+                    })
+                    .collect();
+                if positions.iter().any(Option::is_none) {
+                    if let Ok(mut s) = stats.lock() {
+                        s.read_errors.push(format!(
+                            "batchItemFailures names records not in the batch by their \
+                             SequenceNumber: {}",
+                            a["batchItemFailures"]
+                        ));
+                    }
+                    Some(0)
+                } else {
+                    positions.into_iter().flatten().min()
+                }
+            }
             Err(_) => Some(0),
         };
         {

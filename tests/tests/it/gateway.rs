@@ -538,6 +538,67 @@ async fn a_tenant_over_its_rate_gets_a_scim_429_and_the_others_are_served() {
     d.finish().await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs the Lambda bootstraps and DynamoDB Local: tests/run.sh runs it"]
+async fn events_the_stream_gave_up_on_are_redriven_through_the_management_api() {
+    use aws_credential_types::Credentials;
+    use aws_credential_types::provider::SharedCredentialsProvider;
+    use scimctl::management_client::{Auth, ManagementClient};
+
+    let d = Deployed::start().await;
+    let scim = d.tenant("acme").await;
+    // The bus fails: the events function retries, then the mapping gives the records up (the
+    // failure queue on AWS).
+    d.gateway.bus.refuse_all(true);
+    let u = scim.create_user("lost@acme.example").await;
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while d.gateway.stream_stats().dead_letters.is_empty() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the record was never given up on: {:?}; problems {:?}",
+            d.gateway.stream_stats(),
+            d.gateway.problems()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let given_up = d.gateway.take_dead_letters();
+    let lost: Vec<String> = given_up
+        .iter()
+        .filter_map(|r| r["dynamodb"]["NewImage"]["b"]["S"].as_str())
+        .flat_map(|b| scim_shared::events::outbox::events_of(b).unwrap_or_default())
+        .map(|e| e.id)
+        .collect();
+    assert!(!lost.is_empty(), "{given_up:?}");
+    assert!(d.gateway.bus.entries().is_empty());
+
+    // The bus is back; the operator redrives the window with scimctl's signed client.
+    d.gateway.bus.refuse_all(false);
+    let caller = Config::new(PathBuf::new(), String::new(), String::new()).caller;
+    let credentials = Credentials::new(&caller.access_key, &caller.secret_key, None, None, "test");
+    let api = ManagementClient::http(
+        &format!("{}/{}", d.gateway.root, d.gateway.stage),
+        Auth::SigV4 {
+            credentials: SharedCredentialsProvider::new(credentials),
+            region: caller.region.clone(),
+        },
+    );
+    let r = api.republish("acme", "1h", None).await.expect("republish");
+    assert_eq!((r.republished, r.failed), (lost.len() as u64, 0));
+    let on_bus: Vec<String> = d
+        .gateway
+        .bus
+        .entries()
+        .iter()
+        .map(|e| detail(e)["id"].as_str().unwrap_or_default().to_string())
+        .collect();
+    assert_eq!(on_bus, lost, "every lost event, once, with its id");
+    assert_eq!(
+        detail(&d.gateway.bus.entries()[0])["resource"]["id"],
+        u.as_str()
+    );
+    d.finish().await;
+}
+
 /// GET of a management API path, signed as the gateway's operator.
 async fn signed_get(d: &Deployed, path: &str) -> (u16, Value) {
     let url = format!("{}/{}/admin/v1{path}", d.gateway.root, d.gateway.stage);

@@ -4,6 +4,8 @@
 
 use std::collections::BTreeSet;
 
+use scim_shared::events::webhook;
+use scim_tests::receiver::Receiver;
 use scim_tests::{OPERATOR_TOKEN, Reply, Scim, TestServer};
 use serde_json::{Value, json};
 
@@ -300,6 +302,72 @@ async fn events_are_replayed_from_a_time_an_event_id_or_a_cursor() {
     expect_error(api.get("/tenants/acme/events?since=soon").await, 400);
     expect_error(api.get("/tenants/acme/events?since=200d").await, 400);
     expect_error(api.get("/tenants/acme/events?limit=0").await, 400);
+}
+
+#[tokio::test]
+async fn events_a_consumer_missed_are_republished_with_their_ids() {
+    // No webhook while the users are created (a plain server delivers nothing): the events are
+    // only in the outbox, as after a webhook outage or a crash before delivery.
+    let srv = TestServer::start().await;
+    let (api, c) = (api(&srv), &srv.client);
+    let mut created = Vec::new();
+    for i in 0..3 {
+        created.push(c.create_user(&format!("r{i}@acme.example")).await);
+    }
+    let stored = api.get("/tenants/acme/events").await.expect(200);
+    let ids: Vec<String> = ids(&stored.body["events"]);
+
+    // The receiver fails its first attempt: the retry delivers it, in order.
+    let mut rx = Receiver::start(1).await;
+    webhook::set(&*srv.store, "acme", &rx.url)
+        .await
+        .expect("hook");
+    let republished = api
+        .post("/tenants/acme/events/republish?since=1h", &json!({}))
+        .await
+        .expect(200);
+    assert_eq!(republished.body["republished"], 3, "{}", republished.body);
+    assert_eq!(republished.body["failed"], 0);
+    let mut delivered = Vec::new();
+    while delivered.len() < 3 {
+        let d = rx.next(5).await;
+        if d.answered == 204 {
+            delivered.push(d.event_id.expect("the event id header"));
+        }
+    }
+    assert_eq!(delivered, ids, "every event, in order, with its stable id");
+
+    // Nothing before `since`; a tenant without a webhook gets every event counted as failed.
+    let later = api
+        .post(
+            "/tenants/acme/events/republish?since=2999-01-01",
+            &json!({}),
+        )
+        .await
+        .expect(400);
+    assert!(later.body["error"]["message"].is_string());
+    srv.tenant("globex")
+        .await
+        .create_user("g@globex.example")
+        .await;
+    let unhooked = api
+        .post("/tenants/globex/events/republish?since=1h", &json!({}))
+        .await
+        .expect(200);
+    assert_eq!(
+        (
+            unhooked.body["republished"].as_u64(),
+            unhooked.body["failed"].as_u64()
+        ),
+        (Some(0), Some(1))
+    );
+    assert!(
+        unhooked.body["failures"][0]["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("no webhook")),
+        "{}",
+        unhooked.body
+    );
 }
 
 #[tokio::test]
