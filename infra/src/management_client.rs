@@ -320,31 +320,19 @@ impl ManagementClient {
     ) -> Result<Vec<AuditRecord>, ClientError> {
         let path = format!("/tenants/{tenant}/audit");
         let filter: &[(&str, &str)] = if failed { &[("status", "failed")] } else { &[] };
-        let (records, _) = self.read(&path, From::Since(since), filter).await?;
+        let (records, _) = self.read(&path, since, filter).await?;
         Ok(records)
     }
 
     /// A tenant's events from `since` (an RFC 3339 time, a day or an age) until now, oldest
-    /// first, and the cursor to continue after them.
+    /// first, and the cursor after them.
     pub async fn events_since(
         &self,
         tenant: &str,
         since: &str,
     ) -> Result<(Vec<Event>, Option<String>), ClientError> {
         let path = format!("/tenants/{tenant}/events");
-        self.read(&path, From::Since(since), &[]).await
-    }
-
-    /// A tenant's events after `cursor` (as [`Self::events_since`] or this gave it), and the
-    /// cursor to continue after them.
-    pub async fn events_after(
-        &self,
-        tenant: &str,
-        cursor: String,
-    ) -> Result<(Vec<Event>, String), ClientError> {
-        let path = format!("/tenants/{tenant}/events");
-        let (events, next) = self.read(&path, From::Cursor(&cursor), &[]).await?;
-        Ok((events, next.unwrap_or(cursor)))
+        self.read(&path, since, &[]).await
     }
 
     /// Sends a tenant's events from `since` until `until` (now when absent) to the publisher
@@ -361,44 +349,31 @@ impl ManagementClient {
         self.typed(Method::Post, &path, &query, None).await
     }
 
-    /// Every item of an activity route from a start until now: in windows of at most
-    /// [`MAX_WINDOW_DAYS`] from a time, every page of each, following the cursor.
+    /// Every item of an activity route from `since` until now: in windows of at most
+    /// [`MAX_WINDOW_DAYS`], every page of each, following the cursor; and the last cursor.
     async fn read<T: DeserializeOwned>(
         &self,
         path: &str,
-        from: From<'_>,
+        since: &str,
         filter: &[(&str, &str)],
     ) -> Result<(Vec<T>, Option<String>), ClientError> {
         let now = clock::now();
-        let (mut start, mut cursor) = match from {
-            From::Since(since) => (
-                Some(
-                    clock::parse_since(since, now).ok_or_else(|| ClientError::Refused {
-                        status: 400,
-                        message: format!(
-                            "since '{since}': give an RFC 3339 time, a day (2026-11-23) or an age \
-                         (30m, 12h, 7d)"
-                        ),
-                    })?,
-                ),
-                None,
+        let mut start = clock::parse_since(since, now).ok_or_else(|| ClientError::Refused {
+            status: 400,
+            message: format!(
+                "since '{since}': give an RFC 3339 time, a day (2026-11-23) or an age (30m, 12h, 7d)"
             ),
-            From::Cursor(c) => (None, Some(c.to_string())),
-        };
+        })?;
         let limit = MAX_LIMIT.to_string();
         let mut items = Vec::new();
+        let mut cursor: Option<String> = None;
         loop {
-            // One window: from `start` (or the cursor's time) to at most MAX_WINDOW_DAYS later.
-            let window = start.map(|s| {
-                let until = (s + time::Duration::days(MAX_WINDOW_DAYS)).min(now);
-                (clock::format(s), clock::format(until), until)
-            });
+            let until = (start + time::Duration::days(MAX_WINDOW_DAYS)).min(now);
+            let (from, to) = (clock::format(start), clock::format(until));
             loop {
                 let mut query: Vec<(&str, &str)> = vec![("limit", &limit)];
                 query.extend_from_slice(filter);
-                if let Some((since, until, _)) = &window {
-                    query.extend([("since", since.as_str()), ("until", until.as_str())]);
-                }
+                query.extend([("since", from.as_str()), ("until", to.as_str())]);
                 if let Some(c) = &cursor {
                     query.push(("cursor", c));
                 }
@@ -409,20 +384,12 @@ impl ManagementClient {
                     break;
                 }
             }
-            match window {
-                Some((_, _, until)) if until < now => start = Some(until),
-                _ => return Ok((items, cursor)),
+            if until >= now {
+                return Ok((items, cursor));
             }
+            start = until;
         }
     }
-}
-
-/// Where an activity read starts.
-enum From<'a> {
-    /// A time as operators write it.
-    Since(&'a str),
-    /// After the last item a previous read gave.
-    Cursor(&'a str),
 }
 
 /// The headers that authenticate one request.

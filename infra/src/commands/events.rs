@@ -1,9 +1,14 @@
 //! `scimctl events tail`: a tenant's lifecycle events from the outbox, optionally followed;
 //! `scimctl events republish`: the redrive of a time window's events.
 
+use std::collections::HashMap;
+
 use scim_shared::events::lifecycle::Event;
+use scim_shared::manage::IN_FLIGHT;
+use scim_shared::protocol::clock;
 use scimctl::management_client::ManagementClient;
 use scimctl::report;
+use time::OffsetDateTime;
 
 use super::shutdown_signal;
 
@@ -14,26 +19,31 @@ pub async fn run(
     follow: bool,
     json: bool,
 ) -> anyhow::Result<()> {
-    let (events, mut cursor) = client.events_since(tenant, since).await?;
+    let mut polled = clock::now();
+    let (events, _) = client.events_since(tenant, since).await?;
     print(&events, json)?;
     if !follow {
         return Ok(());
     }
+    // Each poll reads again the IN_FLIGHT before the previous one: a request still running
+    // then can store its events with a time before it. Ids already printed are skipped.
+    let mut seen: HashMap<String, OffsetDateTime> =
+        events.into_iter().map(|e| (e.id, polled)).collect();
     loop {
         tokio::select! {
             () = tokio::time::sleep(std::time::Duration::from_millis(500)) => {}
             () = shutdown_signal() => return Ok(()),
         }
-        let (events, next) = match cursor.take() {
-            Some(c) => client
-                .events_after(tenant, c)
-                .await
-                .map(|(e, n)| (e, Some(n)))?,
-            // No event yet: keep reading from the same start.
-            None => client.events_since(tenant, since).await?,
-        };
-        print(&events, json)?;
-        cursor = next;
+        let from = clock::format(polled - IN_FLIGHT);
+        polled = clock::now();
+        let (events, _) = client.events_since(tenant, &from).await?;
+        let new: Vec<Event> = events
+            .into_iter()
+            .filter(|e| !seen.contains_key(&e.id))
+            .collect();
+        print(&new, json)?;
+        seen.extend(new.into_iter().map(|e| (e.id, polled)));
+        seen.retain(|_, at| polled - *at <= IN_FLIGHT * 2);
     }
 }
 

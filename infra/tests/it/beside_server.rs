@@ -113,7 +113,7 @@ async fn every_admin_command_works_beside_a_running_server() {
     let mut follow = Command::new(env!("CARGO_BIN_EXE_scimctl"))
         .arg("--store")
         .arg(dir)
-        .args(["events", "tail", "acme", "--follow"])
+        .args(["events", "tail", "acme", "--follow", "--json"])
         .stdout(std::fs::File::create(&follow_out).expect("file"))
         .stderr(Stdio::null())
         .spawn()
@@ -137,11 +137,20 @@ async fn every_admin_command_works_beside_a_running_server() {
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     };
+    // Later polls read the last 30 s again (requests in flight); nothing is printed twice.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
     let _ = follow.kill();
     let _ = follow.wait();
     assert!(
         seen,
         "events tail --follow did not show the new user's joiner"
     );
+    let text = std::fs::read_to_string(&follow_out).unwrap_or_default();
+    let ids: Vec<String> = text
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).expect("an event")["id"].to_string())
+        .collect();
+    let unique: std::collections::BTreeSet<&String> = ids.iter().collect();
+    assert_eq!(ids.len(), unique.len(), "an event printed twice: {text}");
     server.kill();
 }

@@ -1,8 +1,9 @@
 //! A tenant's activity over the management API: its lifecycle events, to replay what a consumer
 //! missed, and its audit log. Both are read from their day partitions over a time window
 //! (`since`, default one day back; `until`, default now; at most [`MAX_WINDOW_DAYS`] days) and
-//! paged by an opaque `cursor`: every answer carries the cursor of its last item, so polling with
-//! it yields only what came later (the same item is never given twice).
+//! paged by an opaque `cursor`: every answer carries the cursor of its last item, so reading on
+//! with it yields only items after that one (the same item is never given twice). A request in
+//! flight may still store items that sort before a cursor ([`IN_FLIGHT`]).
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -17,6 +18,12 @@ use crate::store::Store;
 
 /// The widest time window one request reads: one store query per day.
 pub const MAX_WINDOW_DAYS: i64 = 92;
+
+/// How long a request may run between the time it stamps on its events and their storing (the
+/// functions' longest timeout, a Bulk request's, rounded up). An item is ordered by that time,
+/// so a read may find, later, items older than the newest it returned; a feed that must miss
+/// nothing reads again this far back and skips the ids it has (docs/management-api.md).
+pub const IN_FLIGHT: Duration = Duration::seconds(30);
 
 /// `GET …/events`: `since`, `until`, `after` (an event id: the events after it), `cursor`,
 /// `limit`.

@@ -32,7 +32,7 @@ mod directory;
 mod republish;
 mod tenants;
 
-pub use activity::MAX_WINDOW_DAYS;
+pub use activity::{IN_FLIGHT, MAX_WINDOW_DAYS};
 
 /// Where the management API is served below a host (and, on AWS, below the stage).
 pub const BASE_PATH: &str = "/admin/v1";
