@@ -197,7 +197,7 @@ async fn the_directory_is_read_with_scim_filters_and_cursor_paging() {
         ))
         .await
         .expect(200);
-    assert_eq!(ids(&member_of.body["Resources"]), [gid.clone()]);
+    assert_eq!(ids(&member_of.body["Resources"]), [gid.as_str()]);
 
     let user = api
         .get(&format!("/tenants/acme/users/{first}"))
@@ -215,7 +215,7 @@ async fn the_directory_is_read_with_scim_filters_and_cursor_paging() {
         .get(&format!("/tenants/acme/groups/{gid}"))
         .await
         .expect(200);
-    assert_eq!(scim_tests::member_ids(&group.body), [first.clone()]);
+    assert_eq!(scim_tests::member_ids(&group.body), [first.as_str()]);
 
     expect_error(api.get("/tenants/acme/users/no-such-user").await, 404);
     expect_error(
@@ -428,7 +428,7 @@ async fn one_tenants_directory_events_and_audit_never_appear_in_anothers() {
             .get(&format!("/tenants/{tenant}/users"))
             .await
             .expect(200);
-        assert_eq!(ids(&users.body["Resources"]), [own_user.clone()]);
+        assert_eq!(ids(&users.body["Resources"]), [own_user.as_str()]);
         let events = api
             .get(&format!("/tenants/{tenant}/events"))
             .await
