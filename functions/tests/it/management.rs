@@ -13,11 +13,8 @@ use lambda_http::{Body, Request};
 use scim_functions::manage::{ManageHandler, binary};
 use scim_functions::{GET_GROUP, GET_USER, LIST_GROUPS, LIST_USERS};
 use scim_shared::manage::{BASE_PATH, Concern};
-use scim_shared::ops::Limits;
 use scim_shared::service::Service;
-use scim_shared::store::Store;
-use scim_shared::tenant;
-use scim_tests::{GROUP_SCHEMA, USER_SCHEMA, fresh_store};
+use scim_tests::fresh_store;
 use serde_json::{Value, json};
 use support::bus::Bus;
 use support::{Recording, at, lines, str_at};
@@ -118,26 +115,7 @@ impl Side {
     /// Tenant `acme` with a user in a group and a failed request in its audit log.
     async fn start() -> Side {
         let store = Recording::new(fresh_store().await);
-        tenant::create_tenant(&store, "acme").await.expect("tenant");
-        let service = Arc::new(Service::new(
-            Arc::new(store.clone()) as Arc<dyn Store>,
-            Limits::default(),
-        ));
-        let user = support::create(
-            &service,
-            BASE,
-            "/Users",
-            json!({"schemas": [USER_SCHEMA], "userName": "bjensen@example.com"}),
-        )
-        .await;
-        let group = support::create(
-            &service,
-            BASE,
-            "/Groups",
-            json!({"schemas": [GROUP_SCHEMA], "displayName": "Tour Guides", "members": [{"value": user}]}),
-        )
-        .await;
-        store.take();
+        let (service, user, group) = support::acme_with_a_user_in_a_group(&store, BASE).await;
         Side {
             store,
             service,

@@ -32,9 +32,7 @@ pub(super) async fn events(
     tenant: &str,
     req: &ManageRequest,
 ) -> Result<ManageResponse, ManageError> {
-    live_tenant(store, tenant).await?;
-    let cursor = cursor(req)?;
-    let (since, until) = window(req, cursor.as_deref())?;
+    let (cursor, since, until) = opening(store, tenant, req).await?;
     let stored = outbox::read(store, tenant, since, until).await?;
     let after = match (req.param("after"), cursor) {
         (Some(_), Some(_)) => {
@@ -73,9 +71,7 @@ pub(super) async fn audit(
     tenant: &str,
     req: &ManageRequest,
 ) -> Result<ManageResponse, ManageError> {
-    live_tenant(store, tenant).await?;
-    let cursor = cursor(req)?;
-    let (since, until) = window(req, cursor.as_deref())?;
+    let (cursor, since, until) = opening(store, tenant, req).await?;
     let status = match req.param("status") {
         None => None,
         Some("failed") => Some(StatusFilter::Failed),
@@ -123,6 +119,19 @@ fn audit_position(r: &AuditRecord) -> Option<String> {
 fn position_time(position: &str) -> Option<OffsetDateTime> {
     let after_partition = position.rsplit_once('|').map_or(position, |(_, rest)| rest);
     clock::parse_datetime(after_partition.split('#').next()?)
+}
+
+/// What every read checks first: the tenant is live, the cursor is one this API gave, the window
+/// is valid. The decoded cursor and the window.
+async fn opening(
+    store: &dyn Store,
+    tenant: &str,
+    req: &ManageRequest,
+) -> Result<(Option<String>, OffsetDateTime, OffsetDateTime), ManageError> {
+    live_tenant(store, tenant).await?;
+    let cursor = cursor(req)?;
+    let (since, until) = window(req, cursor.as_deref())?;
+    Ok((cursor, since, until))
 }
 
 /// The decoded `cursor` parameter.

@@ -636,20 +636,12 @@ impl Front {
         } else {
             status
         };
-        let mut response = (
+        let response = (
             StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
             body,
         )
             .into_response();
-        for (name, value) in &r.headers {
-            if let (Ok(n), Ok(v)) = (
-                HeaderName::try_from(name.as_str()),
-                HeaderValue::from_str(value),
-            ) {
-                response.headers_mut().insert(n, v);
-            }
-        }
-        response
+        with_headers(response, &r.headers)
     }
 
     /// The REQUEST authorizer's answer for the request's identity: from the cache, or by
@@ -918,13 +910,18 @@ fn proxy_response(v: Value) -> Result<Response, InvokeError> {
 
 /// The web ACL rule's own answer to a request it blocks.
 fn waf_response(rule: &waf::RateRule) -> Response {
-    let mut response = (
+    let response = (
         StatusCode::from_u16(rule.status).unwrap_or(StatusCode::TOO_MANY_REQUESTS),
         [(axum::http::header::CONTENT_TYPE, rule.content_type.clone())],
         rule.body.clone(),
     )
         .into_response();
-    for (name, value) in &rule.headers {
+    with_headers(response, &rule.headers)
+}
+
+/// A response with these headers set (those that are not valid HTTP are left out).
+fn with_headers(mut response: Response, headers: &[(String, String)]) -> Response {
+    for (name, value) in headers {
         if let (Ok(n), Ok(v)) = (
             HeaderName::try_from(name.as_str()),
             HeaderValue::from_str(value),

@@ -248,6 +248,38 @@ pub fn lines(set: &BTreeSet<Permission>) -> String {
 // ---------------------------------------------------------------------------------------------
 // Seeding
 
+/// Tenant `acme` over `store`, with the service the functions build and a user (userName
+/// `bjensen@example.com`, active) in a group (`Tour Guides`); the service, the user's id and the
+/// group's id. What seeding used is forgotten (`Recording::take`).
+pub async fn acme_with_a_user_in_a_group(
+    store: &Recording,
+    base: &str,
+) -> (Arc<Service>, String, String) {
+    scim_shared::tenant::create_tenant(store, "acme")
+        .await
+        .expect("tenant");
+    let service = Arc::new(Service::new(
+        Arc::new(store.clone()) as Arc<dyn Store>,
+        scim_shared::ops::Limits::default(),
+    ));
+    let user = create(
+        &service,
+        base,
+        "/Users",
+        serde_json::json!({"schemas": [scim_tests::USER_SCHEMA], "userName": "bjensen@example.com", "active": true}),
+    )
+    .await;
+    let group = create(
+        &service,
+        base,
+        "/Groups",
+        serde_json::json!({"schemas": [scim_tests::GROUP_SCHEMA], "displayName": "Tour Guides", "members": [{"value": user}]}),
+    )
+    .await;
+    store.take();
+    (service, user, group)
+}
+
 /// Creates a resource of tenant `acme` through the service (`POST {base}{path}`); its id.
 pub async fn create(service: &Service, base: &str, path: &str, body: Value) -> String {
     let mut req = ScimRequest::new(Method::Post, path, base);
