@@ -17,36 +17,11 @@ use scim_shared::protocol::clock;
 use scim_shared::protocol::http::{Method, ScimRequest};
 use scim_shared::service::Service;
 use scim_tests::faults::PanicOnRead;
-use scim_tests::fresh_store;
 use serde_json::{Value, json};
-use support::bus::{Bus, NO_WAIT};
-use support::{Recording, at, lines, render, str_at, strings};
-
-/// The base URL the service is called with directly.
-const BASE: &str = "https://x/scim/v2";
-
-struct Side {
-    store: Recording,
-    service: Arc<Service>,
-    bus: Arc<Bus>,
-    user: String,
-    group: String,
-}
+use support::bus::NO_WAIT;
+use support::{BASE, Side, at, lines, render, str_at, strings};
 
 impl Side {
-    /// Tenant `acme` with a user in a group, as the Lambda functions build the service.
-    async fn start() -> Side {
-        let store = Recording::new(fresh_store().await);
-        let (service, user, group) = support::acme_with_a_user_in_a_group(&store, BASE).await;
-        Side {
-            store,
-            service,
-            bus: Arc::default(),
-            user,
-            group,
-        }
-    }
-
     fn handler(&self) -> EmergencyLogout {
         EmergencyLogout::new(self.service.clone(), self.bus.clone(), NO_WAIT)
     }

@@ -7,20 +7,13 @@
 use crate::support;
 
 use std::collections::BTreeSet;
-use std::sync::Arc;
 
 use lambda_http::{Body, Request};
 use scim_functions::manage::{ManageHandler, binary};
 use scim_functions::{GET_GROUP, GET_USER, LIST_GROUPS, LIST_USERS};
 use scim_shared::manage::{BASE_PATH, Concern};
-use scim_shared::service::Service;
-use scim_tests::fresh_store;
 use serde_json::{Value, json};
-use support::bus::Bus;
-use support::{Recording, at, lines, str_at};
-
-/// The base URL the service is called with directly.
-const BASE: &str = "https://x/scim/v2";
+use support::{Side, at, lines, str_at};
 
 /// One request of a test: method, the route as template.yaml declares it (below
 /// [`BASE_PATH`]), its path parameters, query and body, and the status it must answer.
@@ -102,29 +95,7 @@ impl Call {
     }
 }
 
-struct Side {
-    store: Recording,
-    service: Arc<Service>,
-    /// Where the republish concern publishes.
-    bus: Arc<Bus>,
-    user: String,
-    group: String,
-}
-
 impl Side {
-    /// Tenant `acme` with a user in a group and a failed request in its audit log.
-    async fn start() -> Side {
-        let store = Recording::new(fresh_store().await);
-        let (service, user, group) = support::acme_with_a_user_in_a_group(&store, BASE).await;
-        Side {
-            store,
-            service,
-            bus: Arc::default(),
-            user,
-            group,
-        }
-    }
-
     /// Sends each call to the function of `concern` and checks its status; returns the
     /// DynamoDB permissions they used and the last body.
     async fn run(

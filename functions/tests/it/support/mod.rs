@@ -248,36 +248,54 @@ pub fn lines(set: &BTreeSet<Permission>) -> String {
 // ---------------------------------------------------------------------------------------------
 // Seeding
 
-/// Tenant `acme` over `store`, with the service the functions build and a user (userName
-/// `bjensen@example.com`, active) in a group (`Tour Guides`); the service, the user's id and the
-/// group's id. What seeding used is forgotten (`Recording::take`).
-pub async fn acme_with_a_user_in_a_group(
-    store: &Recording,
-    base: &str,
-) -> (Arc<Service>, String, String) {
-    scim_shared::tenant::create_tenant(store, "acme")
-        .await
-        .expect("tenant");
-    let service = Arc::new(Service::new(
-        Arc::new(store.clone()) as Arc<dyn Store>,
-        scim_shared::ops::Limits::default(),
-    ));
-    let user = create(
-        &service,
-        base,
-        "/Users",
-        serde_json::json!({"schemas": [scim_tests::USER_SCHEMA], "userName": "bjensen@example.com", "active": true}),
-    )
-    .await;
-    let group = create(
-        &service,
-        base,
-        "/Groups",
-        serde_json::json!({"schemas": [scim_tests::GROUP_SCHEMA], "displayName": "Tour Guides", "members": [{"value": user}]}),
-    )
-    .await;
-    store.take();
-    (service, user, group)
+/// The base URL the admin tests call the service with directly.
+pub const BASE: &str = "https://x/scim/v2";
+
+/// Tenant `acme` as the Lambda functions build the service, with a user (userName
+/// `bjensen@example.com`, active) in a group (`Tour Guides`), over a recording store of the
+/// selected backend (what seeding used is forgotten) and an in-memory bus. The admin routes'
+/// tests (`emergency`, `management`) add what they send in their own `impl Side`.
+pub struct Side {
+    pub store: Recording,
+    pub service: Arc<Service>,
+    pub bus: Arc<bus::Bus>,
+    pub user: String,
+    pub group: String,
+}
+
+impl Side {
+    pub async fn start() -> Side {
+        let store = Recording::new(scim_tests::fresh_store().await);
+        scim_shared::tenant::create_tenant(&store, "acme")
+            .await
+            .expect("tenant");
+        let service = Arc::new(Service::new(
+            Arc::new(store.clone()) as Arc<dyn Store>,
+            scim_shared::ops::Limits::default(),
+        ));
+        let user = create(
+            &service,
+            BASE,
+            "/Users",
+            serde_json::json!({"schemas": [scim_tests::USER_SCHEMA], "userName": "bjensen@example.com", "active": true}),
+        )
+        .await;
+        let group = create(
+            &service,
+            BASE,
+            "/Groups",
+            serde_json::json!({"schemas": [scim_tests::GROUP_SCHEMA], "displayName": "Tour Guides", "members": [{"value": user}]}),
+        )
+        .await;
+        store.take();
+        Side {
+            store,
+            service,
+            bus: Arc::default(),
+            user,
+            group,
+        }
+    }
 }
 
 /// Creates a resource of tenant `acme` through the service (`POST {base}{path}`); its id.
