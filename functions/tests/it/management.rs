@@ -1,8 +1,8 @@
 //! The management API on AWS: IAM-authorised proxy events (built from
 //! tests/data/apigw/manage/request.json, as API Gateway sends them after checking the caller's
-//! SigV4 signature) drive each concern's function over a store of the selected backend; every
-//! route answers as the local API does, and template.yaml routes each route to its concern's
-//! function with IAM authorisation and grants each function exactly what it uses.
+//! SigV4 signature) drive each concern's function over a store of the selected backend: every
+//! route answers with its status, template.yaml routes each route to its concern's function with
+//! IAM authorisation, and grants each function exactly what it uses.
 
 use crate::support;
 
