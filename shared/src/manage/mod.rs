@@ -46,7 +46,8 @@ pub const MAX_LIMIT: usize = 1000;
 /// grants its part needs).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Concern {
-    /// Tenants and their Secret Tokens: the only part that writes.
+    /// Tenants and their Secret Tokens: the only part that changes them (a directory read may
+    /// store listing checkpoints, as SCIM reads do).
     Tenants,
     /// A tenant's users and groups, read-only.
     Directory,

@@ -148,6 +148,14 @@ fn touches_user(id: &str) -> scim_tests::faults::Trigger {
     Box::new(move |writes: &[Write]| writes.iter().any(|w| *w.key() == key))
 }
 
+/// Group `gid` lists no member, and no group is found by `user` as a member.
+async fn assert_no_member(c: &Scim, gid: &str, user: &str) {
+    let group = c.get(&format!("/Groups/{gid}")).await.expect(200);
+    assert_eq!(member_ids(&group.body), Vec::<String>::new());
+    let filter = format!("members.value eq \"{user}\"");
+    assert_eq!(c.ids_where("/Groups", &filter).await, Vec::<String>::new());
+}
+
 #[tokio::test]
 async fn a_member_deleted_before_the_edge_is_written_is_refused_and_never_listed() {
     let (srv, store) = interleaving().await;
@@ -167,10 +175,7 @@ async fn a_member_deleted_before_the_edge_is_written_is_refused_and_never_listed
     .await
     .expect_error(400, Some("invalidValue"));
     assert!(store.fired());
-    let group = c.get(&format!("/Groups/{gid}")).await.expect(200);
-    assert_eq!(member_ids(&group.body), Vec::<String>::new());
-    let filter = format!("members.value eq \"{user}\"");
-    assert_eq!(c.ids_where("/Groups", &filter).await, Vec::<String>::new());
+    assert_no_member(c, &gid, &user).await;
 }
 
 #[tokio::test]
@@ -198,10 +203,7 @@ async fn an_edge_written_while_its_member_is_deleted_is_swept_with_it() {
     store.before(deletes_user, vec![edge]);
     c.delete(&format!("/Users/{user}")).await.expect(204);
     assert!(store.fired());
-    let group = c.get(&format!("/Groups/{gid}")).await.expect(200);
-    assert_eq!(member_ids(&group.body), Vec::<String>::new());
-    let filter = format!("members.value eq \"{user}\"");
-    assert_eq!(c.ids_where("/Groups", &filter).await, Vec::<String>::new());
+    assert_no_member(c, &gid, &user).await;
 }
 
 #[tokio::test]
