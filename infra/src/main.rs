@@ -14,6 +14,7 @@ use scim_shared::ops::Limits;
 use scim_shared::service::Service;
 use scim_shared::store::Store;
 use scimctl::management_client::ManagementClient;
+use scimctl::store_url::StoreUrl;
 
 use crate::cli::{Cli, Command, EventsCommand, TableCommand};
 
@@ -55,9 +56,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             operator_token_file,
             auth_cache_ttl,
         } => {
-            if cli.api.is_some() {
-                anyhow::bail!("serve runs over a store (--store), not through --api");
-            }
+            store_only(&cli)?;
             commands::serve::run(
                 &cli.store,
                 *addr,
@@ -78,7 +77,10 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             commands::tenant::run(&management(&cli, store.clone()).await?, store, cmd).await
         }
         Command::Token(cmd) => commands::token::run(&management(&cli, None).await?, cmd).await,
-        Command::Table(TableCommand::Create) => commands::table::run(&cli.store).await,
+        Command::Table(TableCommand::Create) => {
+            store_only(&cli)?;
+            commands::table::run(&cli.store).await
+        }
         Command::Log {
             tenant,
             since,
@@ -102,6 +104,12 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             since,
             until,
         }) => {
+            if cli.api.is_none() && matches!(cli.store, StoreUrl::DynamoDb(_)) {
+                eprintln!(
+                    "republishing to the tenants' webhooks; a stack's EventBridge bus is reached \
+                     through --api"
+                );
+            }
             let client = management(&cli, None).await?;
             commands::events::republish(&client, tenant.as_deref(), since, until.as_deref()).await
         }
@@ -133,11 +141,17 @@ async fn management(cli: &Cli, store: Option<Arc<dyn Store>>) -> anyhow::Result<
 
 /// The store of a command that has no management API route.
 async fn local(cli: &Cli) -> anyhow::Result<Arc<dyn Store>> {
+    store_only(cli)?;
+    cli.store.open().await
+}
+
+/// Refuses `--api` for a command that works on a store.
+fn store_only(cli: &Cli) -> anyhow::Result<()> {
     if cli.api.is_some() {
         anyhow::bail!(
             "this command works on a store (--store), not through --api: the management API \
              serves tenants, tokens, the audit log and events"
         );
     }
-    cli.store.open().await
+    Ok(())
 }
