@@ -39,8 +39,8 @@ pub struct ManageHandler {
     concern: Concern,
     /// Public SCIM base URL (`SCIM_PUBLIC_URL`); derived from the event when unset.
     public_url: Option<String>,
-    /// The namespace of the per-request EMF line.
-    metrics_namespace: String,
+    /// The namespace of the per-request EMF line; none, no line.
+    metrics_namespace: Option<String>,
 }
 
 impl ManageHandler {
@@ -49,7 +49,7 @@ impl ManageHandler {
             management: Management::only(service, concern),
             concern,
             public_url: public_url.filter(|u| !u.is_empty()),
-            metrics_namespace: metrics::DEFAULT_NAMESPACE.to_string(),
+            metrics_namespace: None,
         }
     }
 
@@ -61,7 +61,7 @@ impl ManageHandler {
 
     /// Prints one EMF line per request, in this namespace.
     pub fn with_metrics(mut self, namespace: impl Into<String>) -> Self {
-        self.metrics_namespace = namespace.into();
+        self.metrics_namespace = Some(namespace.into());
         self
     }
 
@@ -87,14 +87,14 @@ impl ManageHandler {
         }
         .instrument(span)
         .await;
-        metrics::emit(
-            &self.metrics_namespace,
-            &metrics::Sample {
+        if let Some(namespace) = &self.metrics_namespace {
+            let sample = metrics::Sample {
                 operation: binary(self.concern),
                 latency: started.elapsed(),
                 status: response.status,
-            },
-        );
+            };
+            metrics::emit(namespace, &sample);
+        }
         into_response(&response)
     }
 

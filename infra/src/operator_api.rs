@@ -196,38 +196,38 @@ fn authorized(state: &OperatorState, headers: &HeaderMap) -> bool {
     })
 }
 
-/// A management API request, once the operator token is checked.
+/// A management API request: the operator token checked, then [`Management::handle`].
 async fn management(State(state): State<OperatorState>, request: Request) -> Response {
+    let answer = match manage_request(&state, request).await {
+        Ok(req) => state.management.handle(&req).await,
+        Err(e) => e.response(),
+    };
+    manage_response(&answer)
+}
+
+/// The management request of an HTTP request from the operator.
+async fn manage_request(
+    state: &OperatorState,
+    request: Request,
+) -> Result<ManageRequest, ManageError> {
     let (parts, body) = request.into_parts();
-    let unauthorized = || {
-        let e = ManageError::Unauthorized(
+    if !authorized(state, &parts.headers) {
+        return Err(ManageError::Unauthorized(
             "an 'Authorization: Bearer <operator token>' header with the operator token is required"
                 .into(),
-        );
-        manage_response(&e.response())
-    };
-    if !authorized(&state, &parts.headers) {
-        return unauthorized();
+        ));
     }
-    let Some(method) = Method::parse(parts.method.as_str()) else {
-        let e = ManageError::MethodNotAllowed {
+    let method =
+        Method::parse(parts.method.as_str()).ok_or_else(|| ManageError::MethodNotAllowed {
             method: "this method",
             path: parts.uri.path().to_string(),
-        };
-        return manage_response(&e.response());
-    };
+        })?;
     let limit = state.service.limits().max_payload_bytes;
-    let Ok(body) = axum::body::to_bytes(body, limit).await else {
-        let e = ManageError::BadRequest(format!("the request body exceeds {limit} bytes"));
-        return manage_response(&e.response());
-    };
-    let query = match Query::<Vec<(String, String)>>::try_from_uri(&parts.uri) {
-        Ok(Query(q)) => q,
-        Err(e) => {
-            let e = ManageError::BadRequest(format!("the query string is malformed: {e}"));
-            return manage_response(&e.response());
-        }
-    };
+    let body = axum::body::to_bytes(body, limit)
+        .await
+        .map_err(|_| ManageError::BadRequest(format!("the request body exceeds {limit} bytes")))?;
+    let Query(query) = Query::<Vec<(String, String)>>::try_from_uri(&parts.uri)
+        .map_err(|e| ManageError::BadRequest(format!("the query string is malformed: {e}")))?;
     let path = parts
         .uri
         .path()
@@ -240,7 +240,7 @@ async fn management(State(state): State<OperatorState>, request: Request) -> Res
     );
     req.query = query;
     req.body = body.to_vec();
-    manage_response(&state.management.handle(&req).await)
+    Ok(req)
 }
 
 fn manage_response(r: &ManageResponse) -> Response {
