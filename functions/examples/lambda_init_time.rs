@@ -130,20 +130,21 @@ fn binary_name(dir: &str) -> Option<String> {
 /// The event a function is timed with: its fixture from tests/data/apigw (or streams).
 fn event_of(root: &Path, binary: &str) -> Result<String> {
     let data = root.join("tests/data/apigw");
-    // The management functions: a read of their concern, from the IAM proxy event template.
+    // The management functions: a request of their concern, from the IAM proxy event template.
     let management_route = match binary {
-        "manage_tenants" => Some("/admin/v1/tenants"),
-        "manage_directory" => Some("/admin/v1/tenants/acme/users"),
-        "manage_activity" => Some("/admin/v1/tenants/acme/events"),
+        "manage_tenants" => Some(("GET", "/admin/v1/tenants")),
+        "manage_directory" => Some(("GET", "/admin/v1/tenants/acme/users")),
+        "manage_activity" => Some(("GET", "/admin/v1/tenants/acme/events")),
+        "manage_republish" => Some(("POST", "/admin/v1/tenants/acme/events/republish")),
         _ => None,
     };
-    if let Some(route) = management_route {
+    if let Some((method, route)) = management_route {
         let file = data.join("manage/request.json");
         let text = std::fs::read_to_string(&file).with_context(|| format!("{}", file.display()))?;
         return Ok(text
             .replace("{{resource}}", route)
             .replace("{{path}}", route)
-            .replace("{{method}}", "GET"));
+            .replace("{{method}}", method));
     }
     let file = match binary {
         "authorizer" => data.join("authorizer/request.json"),

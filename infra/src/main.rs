@@ -66,9 +66,13 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             )
             .await
         }
-        Command::EmergencyLogout { tenant, user } => {
-            commands::emergency_logout::run(local(&cli).await?, tenant, user).await
-        }
+        Command::EmergencyLogout { tenant, user } => match &cli.api {
+            Some(_) => {
+                let client = management(&cli, None).await?;
+                commands::emergency_logout::through_api(&client, tenant, user).await
+            }
+            None => commands::emergency_logout::run(cli.store.open().await?, tenant, user).await,
+        },
         Command::Tenant(cmd) => {
             let store = match cli.api {
                 Some(_) => None,

@@ -38,6 +38,8 @@ pub enum ClientError {
     Credentials(String),
     #[error("no AWS region for --api: set AWS_REGION or the profile's region")]
     NoRegion,
+    #[error("this call needs --api: it is made over HTTP only")]
+    NotHttp,
     #[error("{url} answered {status} with a body that is not the management API's: {detail}")]
     Unexpected {
         url: String,
@@ -160,84 +162,82 @@ impl ManagementClient {
         body: Option<Value>,
     ) -> Result<Option<Value>, ClientError> {
         let body = body.map(|b| b.to_string().into_bytes()).unwrap_or_default();
-        let (status, url, text) =
-            match &self.target {
-                Target::Local(management) => {
-                    let mut req = ManageRequest::new(method, path, "http://localhost/scim/v2");
-                    req.query = query
-                        .iter()
-                        .map(|(k, v)| (k.to_string(), v.to_string()))
-                        .collect();
-                    req.body = body;
-                    let response = management.handle(&req).await;
-                    (
-                        response.status,
-                        format!("{BASE_PATH}{path}"),
-                        String::from_utf8_lossy(&response.body_bytes()).into_owned(),
-                    )
-                }
-                Target::Http { root, http, auth } => {
-                    let mut url = reqwest::Url::parse(&format!("{root}{BASE_PATH}{path}"))
-                        .map_err(|e| ClientError::Unexpected {
-                            url: root.clone(),
-                            status: 0,
-                            detail: format!("not a URL: {e}"),
-                        })?;
-                    if !query.is_empty() {
-                        url.query_pairs_mut().extend_pairs(query);
-                    }
-                    let mut rb = http
-                        .request(
-                            reqwest::Method::from_bytes(method.as_str().as_bytes())
-                                .unwrap_or(reqwest::Method::GET),
-                            url.clone(),
-                        )
-                        .header("content-type", "application/json");
-                    for (name, value) in authorization(auth, method, url.as_str(), &body).await? {
-                        rb = rb.header(name, value);
-                    }
-                    let http_error = |source| ClientError::Http {
-                        url: url.to_string(),
-                        source,
-                    };
-                    let response = rb.body(body).send().await.map_err(http_error)?;
-                    let status = response.status().as_u16();
-                    let text = response.text().await.map_err(http_error)?;
-                    (status, url.to_string(), text)
-                }
-            };
-        let parsed: Option<Value> = if text.is_empty() {
-            None
-        } else {
-            Some(
-                serde_json::from_str(&text).map_err(|_| ClientError::Unexpected {
-                    url: url.clone(),
-                    status,
-                    detail: text.chars().take(200).collect(),
-                })?,
-            )
+        let (status, url, text) = match &self.target {
+            Target::Local(management) => {
+                let mut req = ManageRequest::new(method, path, "http://localhost/scim/v2");
+                req.query = query
+                    .iter()
+                    .map(|(k, v)| (k.to_string(), v.to_string()))
+                    .collect();
+                req.body = body;
+                let response = management.handle(&req).await;
+                (
+                    response.status,
+                    format!("{BASE_PATH}{path}"),
+                    String::from_utf8_lossy(&response.body_bytes()).into_owned(),
+                )
+            }
+            Target::Http { root, .. } => {
+                let url = format!("{root}{BASE_PATH}{path}");
+                self.call_http(method, &url, query, body).await?
+            }
         };
-        if (200..300).contains(&status) {
-            return Ok(parsed);
+        answer(status, &url, &text)
+    }
+
+    /// One HTTP request to `url`, authenticated: its status, URL and body.
+    async fn call_http(
+        &self,
+        method: Method,
+        url: &str,
+        query: &[(&str, &str)],
+        body: Vec<u8>,
+    ) -> Result<(u16, String, String), ClientError> {
+        let Target::Http { http, auth, .. } = &self.target else {
+            return Err(ClientError::NotHttp);
+        };
+        let mut url = reqwest::Url::parse(url).map_err(|e| ClientError::Unexpected {
+            url: url.to_string(),
+            status: 0,
+            detail: format!("not a URL: {e}"),
+        })?;
+        if !query.is_empty() {
+            url.query_pairs_mut().extend_pairs(query);
         }
-        // The management API's `{"error": {"message"}}`, or an answer of API Gateway's own: a
-        // gateway response of template.yaml (a SCIM error's `detail`, e.g. an IAM refusal) or its
-        // default `{"message"}`.
-        let message = parsed
-            .as_ref()
-            .and_then(|b| {
-                b["error"]["message"]
-                    .as_str()
-                    .or(b["detail"].as_str())
-                    .or(b["message"].as_str())
-            })
-            .map(str::to_string)
-            .ok_or_else(|| ClientError::Unexpected {
-                url: url.clone(),
-                status,
-                detail: text.chars().take(200).collect(),
-            })?;
-        Err(ClientError::Refused { status, message })
+        let mut rb = http
+            .request(
+                reqwest::Method::from_bytes(method.as_str().as_bytes())
+                    .unwrap_or(reqwest::Method::GET),
+                url.clone(),
+            )
+            .header("content-type", "application/json");
+        for (name, value) in authorization(auth, method, url.as_str(), &body).await? {
+            rb = rb.header(name, value);
+        }
+        let http_error = |source| ClientError::Http {
+            url: url.to_string(),
+            source,
+        };
+        let response = rb.body(body).send().await.map_err(http_error)?;
+        let status = response.status().as_u16();
+        let text = response.text().await.map_err(http_error)?;
+        Ok((status, url.to_string(), text))
+    }
+
+    /// Emergency Logout of a deployed stack's user (`POST /admin/tenants/{tenant}/users/{id}/
+    /// emergency-logout`, IAM-authorised): its answer, with the leaver `event` and whether it
+    /// was published (`eventBridge`). Over HTTP only: locally `scimctl` logs out in process.
+    pub async fn emergency_logout(&self, tenant: &str, user: &str) -> Result<Value, ClientError> {
+        let Target::Http { root, .. } = &self.target else {
+            return Err(ClientError::NotHttp);
+        };
+        let url = format!("{root}/admin/tenants/{tenant}/users/{user}/emergency-logout");
+        let (status, url, text) = self.call_http(Method::Post, &url, &[], Vec::new()).await?;
+        answer(status, &url, &text)?.ok_or(ClientError::Unexpected {
+            url,
+            status,
+            detail: "no body".into(),
+        })
     }
 
     async fn typed<T: DeserializeOwned>(
@@ -390,6 +390,38 @@ impl ManagementClient {
             start = until;
         }
     }
+}
+
+/// The body of a success (none when empty), or the error the answer states.
+fn answer(status: u16, url: &str, text: &str) -> Result<Option<Value>, ClientError> {
+    let unexpected = || ClientError::Unexpected {
+        url: url.to_string(),
+        status,
+        detail: text.chars().take(200).collect(),
+    };
+    let parsed: Option<Value> = if text.is_empty() {
+        None
+    } else {
+        Some(serde_json::from_str(text).map_err(|_| unexpected())?)
+    };
+    if (200..300).contains(&status) {
+        return Ok(parsed);
+    }
+    // The management API's `{"error": {"message"}}`, Emergency Logout's `{"error": "..."}` or
+    // SCIM error (`detail`), or an answer of API Gateway's own: a gateway response of
+    // template.yaml (a SCIM error, e.g. an IAM refusal) or its default `{"message"}`.
+    let message = parsed
+        .as_ref()
+        .and_then(|b| {
+            b["error"]["message"]
+                .as_str()
+                .or(b["error"].as_str())
+                .or(b["detail"].as_str())
+                .or(b["message"].as_str())
+        })
+        .map(str::to_string)
+        .ok_or_else(unexpected)?;
+    Err(ClientError::Refused { status, message })
 }
 
 /// The headers that authenticate one request.

@@ -7,12 +7,14 @@
 //! works beside the running server, through the same [`Store`] calls it would make itself, with
 //! the same output; nothing SCIM-specific crosses the socket.
 //!
-//! The protocol is one JSON line per call and one per answer, in order, on a connection of the
-//! command's own.
+//! The protocol is one JSON line per call and one per answer, in order, on each connection; a
+//! command opens [`CONNECTIONS`] of its own, so that its concurrent calls (an import's) are
+//! answered concurrently.
 
 use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use async_trait::async_trait;
 use scim_shared::store::{Item, Key, Page, PageKey, Query, Store, StoreError, Write};
@@ -24,6 +26,9 @@ use tokio::sync::Mutex;
 
 /// File name of the socket inside the store directory.
 pub const SOCKET_FILE: &str = "scimctl.sock";
+
+/// Connections a command opens to the server: its calls in flight at once.
+pub const CONNECTIONS: usize = 16;
 
 /// One store call.
 #[derive(Debug, Serialize, Deserialize)]
@@ -120,19 +125,29 @@ async fn run(store: &dyn Store, call: Call) -> Result<Answer, StoreError> {
     })
 }
 
+/// One connection to the server: answers come in the order of the calls.
+type Connection = (tokio::io::Lines<BufReader<OwnedReadHalf>>, OwnedWriteHalf);
+
 /// The store of a running server, through its socket.
 #[derive(Debug)]
 pub struct RemoteStore {
-    connection: Mutex<(tokio::io::Lines<BufReader<OwnedReadHalf>>, OwnedWriteHalf)>,
+    connections: Vec<Mutex<Connection>>,
+    /// Where the next call starts looking for a free connection.
+    next: AtomicUsize,
     concurrent_writes: usize,
 }
 
 impl RemoteStore {
     /// Connects to the server sharing the store in `dir`.
     pub async fn connect(dir: &Path) -> io::Result<RemoteStore> {
-        let (read, write) = UnixStream::connect(socket_path(dir)).await?.into_split();
+        let mut connections = Vec::with_capacity(CONNECTIONS);
+        for _ in 0..CONNECTIONS {
+            let (read, write) = UnixStream::connect(socket_path(dir)).await?.into_split();
+            connections.push(Mutex::new((BufReader::new(read).lines(), write)));
+        }
         let mut store = RemoteStore {
-            connection: Mutex::new((BufReader::new(read).lines(), write)),
+            connections,
+            next: AtomicUsize::new(0),
             concurrent_writes: 1,
         };
         if let Ok(Answer::Count(n)) = store.call(&Call::ConcurrentWrites).await {
@@ -141,13 +156,25 @@ impl RemoteStore {
         Ok(store)
     }
 
+    /// A free connection, or the next one in turn when all are busy.
+    async fn connection(&self) -> tokio::sync::MutexGuard<'_, Connection> {
+        let n = self.connections.len();
+        let start = self.next.fetch_add(1, Ordering::Relaxed);
+        for i in 0..n {
+            if let Ok(free) = self.connections[(start + i) % n].try_lock() {
+                return free;
+            }
+        }
+        self.connections[start % n].lock().await
+    }
+
     async fn call(&self, call: &Call) -> Result<Answer, StoreError> {
         let lost = |e: &dyn std::fmt::Display| {
             StoreError::Backend(format!("the running scimctl serve did not answer: {e}"))
         };
         let mut text = serde_json::to_string(call).map_err(|e| lost(&e))?;
         text.push('\n');
-        let mut connection = self.connection.lock().await;
+        let mut connection = self.connection().await;
         let (lines, write) = &mut *connection;
         write
             .write_all(text.as_bytes())

@@ -1,5 +1,6 @@
 //! `scimctl emergency-logout`: the Emergency Logout of the operator HTTP API
-//! ([`scimctl::operator_api::emergency_logout`]), run against the store directly.
+//! ([`scimctl::operator_api::emergency_logout`]), run against the store directly, or with
+//! `--api` the route of a deployed stack (published to its EventBridge bus).
 
 use std::sync::Arc;
 
@@ -28,5 +29,29 @@ pub async fn run(
         r.elapsed.as_secs_f64() * 1000.0
     );
     println!("{}", serde_json::to_string(&r.event)?);
+    Ok(())
+}
+
+/// Emergency Logout through a stack's route: the same report, the bus instead of a webhook.
+pub async fn through_api(
+    client: &scimctl::management_client::ManagementClient,
+    tenant: &str,
+    user: &str,
+) -> anyhow::Result<()> {
+    let answer = client.emergency_logout(tenant, user).await?;
+    let groups = answer["event"]["changes"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|c| c["attribute"] == "groups")
+        .and_then(|c| c["removed"].as_array())
+        .map_or(0, Vec::len);
+    eprintln!(
+        "user {user} of tenant '{tenant}' logged out: deactivated, removed from {groups} \
+         groups; EventBridge: {} ({:.1} ms)",
+        answer["eventBridge"].as_str().unwrap_or("?"),
+        answer["elapsedMs"].as_f64().unwrap_or_default()
+    );
+    println!("{}", answer["event"]);
     Ok(())
 }

@@ -710,6 +710,22 @@ async fn the_management_api_takes_the_iam_routes_with_scimctls_signed_client() {
         "{forged:?}"
     );
 
+    // Emergency Logout through the same client: its own IAM route, published before the answer.
+    let logout = api
+        .emergency_logout("acme", &u)
+        .await
+        .expect("emergency logout");
+    assert_eq!(logout["event"]["type"], "leaver");
+    assert_eq!(logout["eventBridge"], "published");
+    let unknown = api.emergency_logout("acme", "no-such-user").await;
+    assert!(
+        matches!(
+            unknown,
+            Err(scimctl::management_client::ClientError::Refused { status: 404, .. })
+        ),
+        "{unknown:?}"
+    );
+
     api.revoke_token("acme", &info.id).await.expect("revoke");
     let deleted = api.delete_tenant("globex").await.expect("delete");
     assert!(deleted.deleted > 0);
