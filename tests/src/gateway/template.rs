@@ -615,13 +615,14 @@ mod tests {
                 "emergency_logout",
                 "manage_tenants",
                 "manage_directory",
-                "manage_activity"
+                "manage_activity",
+                "manage_republish"
             ]
         );
         assert_eq!(
             iam.len(),
-            1 + 8 + 4 + 2,
-            "Emergency Logout and the management API"
+            1 + 8 + 4 + 2 + 1,
+            "Emergency Logout and the management API's routes"
         );
         assert_eq!(stack.authorizer.binary, "authorizer");
         assert_eq!(stack.authorizer.headers, ["Authorization"]);
