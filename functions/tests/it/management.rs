@@ -315,3 +315,37 @@ fn every_route_goes_to_its_concerns_function_authorised_by_iam() {
         assert_eq!(routed, routes(concern), "{}", binary(concern));
     }
 }
+
+/// docs/management-api.openapi.json describes exactly the routes template.yaml gives the
+/// management functions.
+#[test]
+fn the_openapi_file_describes_every_route_and_no_other() {
+    let template = support::template();
+    let mut routed = BTreeSet::new();
+    for concern in Concern::ALL {
+        let f = support::function(&template, binary(concern));
+        for (_, event) in at(f, &["Properties", "Events"])
+            .and_then(|e| e.as_mapping())
+            .expect("Events")
+        {
+            let p = at(event, &["Properties"]).expect("Properties");
+            routed.insert((
+                str_at(p, &["Path"]).expect("Path").to_string(),
+                str_at(p, &["Method"]).expect("Method").to_string(),
+            ));
+        }
+    }
+    let text =
+        std::fs::read_to_string(support::repo_root().join("docs/management-api.openapi.json"))
+            .expect("the OpenAPI file");
+    let openapi: Value = serde_json::from_str(&text).expect("JSON");
+    let mut described = BTreeSet::new();
+    for (path, item) in openapi["paths"].as_object().expect("paths") {
+        for method in item.as_object().expect("a path item").keys() {
+            if ["get", "post", "put", "patch", "delete"].contains(&method.as_str()) {
+                described.insert((path.clone(), method.clone()));
+            }
+        }
+    }
+    assert_eq!(described, routed);
+}
