@@ -29,7 +29,7 @@ pub struct Logout {
 
 /// Deactivates a user and removes its group memberships. 404 when the user does not exist.
 pub async fn emergency_logout(ctx: &Ctx<'_>, id: &str) -> ScimResult<Logout> {
-    let mut attempts = Attempts::new();
+    let mut attempts = Attempts::new(ctx.limits);
     while attempts.next().await {
         let (old, edges) = load_with_edges(ctx, ResourceKind::User, id).await?;
         let groups: Vec<String> = edges

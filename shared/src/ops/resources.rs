@@ -501,7 +501,7 @@ async fn update<F>(
 where
     F: Fn(&Stored) -> ScimResult<Update>,
 {
-    let mut attempts = Attempts::new();
+    let mut attempts = Attempts::new(ctx.limits);
     while attempts.next().await {
         let (old, edges_of_old) = load_with_edges(ctx, kind, id).await?;
         check_if_match(req, &old)?;
@@ -743,7 +743,7 @@ pub async fn delete(
     id: &str,
     req: &ScimRequest,
 ) -> ScimResult<(ScimResponse, Committed)> {
-    let mut attempts = Attempts::new();
+    let mut attempts = Attempts::new(ctx.limits);
     while attempts.next().await {
         let (stored, edges) = load_with_edges(ctx, kind, id).await?;
         check_if_match(req, &stored)?;
