@@ -368,7 +368,10 @@ impl ManagementClient {
         let mut items = Vec::new();
         let mut cursor: Option<String> = None;
         loop {
-            let until = (start + time::Duration::days(MAX_WINDOW_DAYS)).min(now);
+            // A `since` at the end of the calendar has no window after it: now bounds it.
+            let until = start
+                .checked_add(time::Duration::days(MAX_WINDOW_DAYS))
+                .map_or(now, |u| u.min(now));
             let (from, to) = (clock::format(start), clock::format(until));
             loop {
                 let mut query: Vec<(&str, &str)> = vec![("limit", &limit)];

@@ -32,15 +32,15 @@ pub(super) async fn events(
     tenant: &str,
     req: &ManageRequest,
 ) -> Result<ManageResponse, ManageError> {
+    if req.param("after").is_some() && req.param("cursor").is_some() {
+        return Err(ManageError::BadRequest(
+            "give either after (an event id) or cursor, not both".into(),
+        ));
+    }
     let (cursor, since, until) = opening(store, tenant, req).await?;
     let stored = outbox::read(store, tenant, since, until).await?;
     let after = match (req.param("after"), cursor) {
-        (Some(_), Some(_)) => {
-            return Err(ManageError::BadRequest(
-                "give either after (an event id) or cursor, not both".into(),
-            ));
-        }
-        (Some(id), None) => Some(
+        (Some(id), _) => Some(
             stored
                 .iter()
                 .find(|s| s.event.id == id)

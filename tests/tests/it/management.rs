@@ -298,6 +298,13 @@ async fn events_are_replayed_from_a_time_an_event_id_or_a_cursor() {
         api.get("/tenants/acme/events?after=no-such-event").await,
         404,
     );
+    expect_error(
+        api.get(&format!(
+            "/tenants/acme/events?after={third}&cursor={cursor}"
+        ))
+        .await,
+        400,
+    );
     expect_error(api.get("/tenants/acme/events?cursor=%21%21").await, 400);
     expect_error(api.get("/tenants/acme/events?since=soon").await, 400);
     expect_error(api.get("/tenants/acme/events?since=200d").await, 400);
