@@ -15,6 +15,8 @@
 //! - [`events`]: lifecycle events from a change to its consumer (outbox, stream, publication,
 //!   webhook); [`roles`]: role rules and effective roles, whose changes events carry.
 //! - [`ops`]: the SCIM operations over the store; each change commits with its events.
+//! - [`oauth`]: the OAuth 2.0 token endpoint (client credentials, federated client assertions)
+//!   and the access tokens it issues; a tenant's OAuth clients are [`tenant::clients`].
 //! - [`service`]: the request pipeline every entry point calls (authentication, dialect,
 //!   dispatch, audit record), Emergency Logout and role-rule administration.
 //! - [`manage`]: the management API (tenants, tokens, a tenant's directory, events and audit
@@ -26,6 +28,7 @@ pub mod audit;
 pub mod boundary;
 pub mod events;
 pub mod manage;
+pub mod oauth;
 pub mod ops;
 pub mod protocol;
 pub mod purge;

@@ -85,7 +85,7 @@ async fn delete_reach(
     match reach {
         Reach::Tokens => delete_tokens(store, id, report).await,
         Reach::Resources(kind) => delete_resources(store, id, *kind, report).await,
-        Reach::Partition(pk) => delete_partition(store, pk, report).await,
+        Reach::Partition(pk) | Reach::Credentials(pk) => delete_partition(store, pk, report).await,
         Reach::Daily(prefix) => {
             // A day either side of the tenant's life, for clocks that disagree.
             let mut day = (created - Duration::DAY).date();

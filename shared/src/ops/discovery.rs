@@ -65,7 +65,11 @@ pub fn service_provider_config(ctx: &Ctx<'_>) -> ScimResponse {
 
 /// GET /Schemas
 pub fn schemas(ctx: &Ctx<'_>) -> ScimResponse {
-    list_response(&REGISTRY.all_schemas().map(|s| s.to_resource(ctx.base_url)))
+    list_response(
+        &REGISTRY
+            .all_schemas()
+            .map(|s| REGISTRY.schema_resource(s, ctx.base_url)),
+    )
 }
 
 /// GET /Schemas/{id}
@@ -73,7 +77,10 @@ pub fn schema(ctx: &Ctx<'_>, id: &str) -> ScimResult<ScimResponse> {
     let s = REGISTRY
         .schema(id)
         .ok_or_else(|| ScimError::NotFound(format!("schema '{id}' not found")))?;
-    Ok(ScimResponse::json(200, s.to_resource(ctx.base_url)))
+    Ok(ScimResponse::json(
+        200,
+        REGISTRY.schema_resource(s, ctx.base_url),
+    ))
 }
 
 /// GET /ResourceTypes

@@ -53,7 +53,8 @@ struct ListParams {
     start_index: usize,
     count: usize,
     projection: Projection,
-    /// `attributes` named explicitly (derived multi-valued attributes are listed only then).
+    /// `attributes` named explicitly (derived multi-valued attributes are listed then, and when
+    /// the filter is a key lookup).
     explicit: bool,
     /// RFC 9865 cursor paging: `Some("")` for the first page, `Some(cursor)` after it.
     cursor: Option<String>,
@@ -351,7 +352,13 @@ async fn select(
 async fn render(ctx: &Ctx<'_>, params: &ListParams, page: &[Stored]) -> ScimResult<Vec<Value>> {
     let mut resources = Vec::with_capacity(page.len());
     for stored in page {
-        let d = if params.explicit {
+        // A key lookup answers like a GET (Microsoft's gallery validation reads a group's
+        // members from `filter=displayName eq`); other lists read memberships only on request.
+        let key = params
+            .filter
+            .as_ref()
+            .is_some_and(|f| key_lookup(stored.kind, f).is_some());
+        let d = if params.explicit || key {
             derived(ctx, stored, &params.projection).await?
         } else {
             None

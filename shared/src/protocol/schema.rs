@@ -219,9 +219,17 @@ impl Schema {
             .find(|a| a.name.eq_ignore_ascii_case(name))
     }
 
-    /// The Schema resource served by `/Schemas/{id}`.
-    pub fn to_resource(&self, base_url: &str) -> Value {
+    /// The Schema resource served by `/Schemas/{id}`, with `common` attributes declared after
+    /// the schema's own (see [`Registry::schema_resource`]).
+    fn to_resource(&self, common: &[&Attribute], base_url: &str) -> Value {
         let mut v = serde_json::to_value(self).unwrap_or_default();
+        if let Some(attributes) = v["attributes"].as_array_mut() {
+            attributes.extend(
+                common
+                    .iter()
+                    .map(|a| serde_json::to_value(a).unwrap_or_default()),
+            );
+        }
         v["schemas"] = json!([SCHEMA_SCHEMA]);
         v["meta"] = json!({
             "resourceType": "Schema",
@@ -429,6 +437,9 @@ impl Resolved {
     }
 }
 
+/// The common attributes (RFC 7643 §3.1) a core schema resource declares.
+const DISCOVERED_COMMON: &[&str] = &["externalId"];
+
 /// All schemas and resource types.
 #[derive(Debug)]
 pub struct Registry {
@@ -447,6 +458,22 @@ impl Registry {
     }
     pub fn all_schemas(&self) -> [&'static Schema; 3] {
         [&*USER, &*GROUP, &*ENTERPRISE_USER]
+    }
+
+    /// The Schema resource of `schema` as `/Schemas` serves it. A resource type's core schema
+    /// also declares the common attribute `externalId`: RFC 7643 §3.1 defines it for every
+    /// resource outside any schema, but clients that discover what they may map from `/Schemas`
+    /// alone (Microsoft's gallery validation among them) look for it there. `id` and `meta` stay
+    /// undeclared: no client maps them.
+    pub fn schema_resource(&self, schema: &Schema, base_url: &str) -> Value {
+        let common: Vec<&Attribute> = self
+            .resource_types()
+            .into_iter()
+            .filter(|rt| rt.schema.id == schema.id)
+            .flat_map(|rt| rt.common.iter())
+            .filter(|a| DISCOVERED_COMMON.contains(&a.name))
+            .collect();
+        schema.to_resource(&common, base_url)
     }
     pub fn resource_types(&self) -> [&ResourceType; 2] {
         [&self.user, &self.group]
@@ -616,7 +643,9 @@ pub static USER: LazyLock<Schema> = LazyLock::new(|| Schema {
         .multi(),
         complex(
             "groups",
-            "The groups the user belongs to, derived from group memberships.",
+            "The groups the user belongs to, derived from group memberships. Returned by GET and \
+             by a list or search whose filter is an eq on id, userName or externalId; other \
+             lists return it when 'attributes' names it.",
             vec![
                 s("value", "The identifier of the User's group.").case_exact(),
                 r("$ref", "The URI of the Group resource.").refs(&["User", "Group"]),
@@ -652,7 +681,9 @@ pub static GROUP: LazyLock<Schema> = LazyLock::new(|| Schema {
             .unique(),
         complex(
             "members",
-            "A list of members of the Group.",
+            "A list of members of the Group. Returned by GET and by a list or search whose \
+             filter is an eq on id, displayName or externalId; other lists return it when \
+             'attributes' names it.",
             vec![
                 immutable(s("value", "Identifier of the member.").case_exact()),
                 immutable(r("$ref", "The URI of the member resource.").refs(&["User", "Group"])),

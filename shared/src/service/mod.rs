@@ -10,6 +10,8 @@ use std::time::Instant;
 
 use crate::events::lifecycle::{Change, Event};
 use crate::events::outbox::{Delivery, EventSink};
+use crate::oauth::AccessTokens;
+use crate::oauth::access_token::looks_like_access_token;
 use crate::ops::{self, Announcer, Committed, Ctx, Limits};
 use crate::protocol::clock;
 use crate::protocol::dialect::{self, Rule};
@@ -33,6 +35,8 @@ pub struct Service {
     /// carries them to the events function); locally they are also handed to this sink (the
     /// webhook of `scimctl serve`) once stored.
     sink: Option<Arc<dyn EventSink>>,
+    /// Checks OAuth access tokens (its key is read once per process).
+    access_tokens: Arc<AccessTokens>,
 }
 
 /// A handled request: the response and what it cost.
@@ -105,6 +109,7 @@ impl Service {
             store,
             limits,
             sink: None,
+            access_tokens: Arc::new(AccessTokens::new()),
         }
     }
 
@@ -126,16 +131,22 @@ impl Service {
     }
 
     /// The tenant of an `Authorization` header value and its settings; 401 when missing,
-    /// malformed or unknown. One store read: the settings travel on the token item.
+    /// malformed or unknown. The bearer is a Secret Token or an OAuth access token
+    /// ([`crate::oauth::access_token`]); either is one store read (the token item, or the access
+    /// token's client), which carries the settings.
     pub async fn authenticate(&self, authorization: Option<&str>) -> ScimResult<Principal> {
         let token = authorization.and_then(tenant::bearer).ok_or_else(|| {
             ScimError::Unauthorized(
-                "an 'Authorization: Bearer <Secret Token>' header is required".into(),
+                "an 'Authorization: Bearer <Secret Token or access token>' header is required"
+                    .into(),
             )
         })?;
-        tenant::authorize(&*self.store, token)
-            .await?
-            .ok_or_else(|| ScimError::Unauthorized("the bearer token is not valid".into()))
+        let principal = if looks_like_access_token(token) {
+            self.access_tokens.authorize(&*self.store, token).await?
+        } else {
+            tenant::authorize(&*self.store, token).await?
+        };
+        principal.ok_or_else(|| ScimError::Unauthorized("the bearer token is not valid".into()))
     }
 
     /// Handles one request of an authenticated tenant and logs it (names only, never values).

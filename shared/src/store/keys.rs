@@ -178,6 +178,30 @@ pub fn webhook(t: &str) -> Key {
     Key::new(format!("T#{t}#HOOK"), ITEM)
 }
 
+/// The partition of a tenant's OAuth clients (`crate::oauth::clients`); sort key the client id.
+pub fn oauth_clients(t: &str) -> String {
+    format!("T#{t}#CLIENTS")
+}
+
+/// A tenant's OAuth client.
+pub fn oauth_client(t: &str, client_id: &str) -> Key {
+    Key::new(oauth_clients(t), client_id)
+}
+
+/// The partition of the client assertions a tenant's federated clients presented, kept until
+/// they expire so that none is accepted twice (RFC 7523 §3, `jti`).
+pub fn assertion_ids(t: &str) -> String {
+    format!("T#{t}#JTI")
+}
+
+/// The replay marker of one assertion: `{client id}#{SHA-256 of its jti}` (a jti is the
+/// issuer's string, of any length).
+pub fn assertion_id(t: &str, client_id: &str, jti: &str) -> Key {
+    let digest = Sha256::digest(jti.as_bytes());
+    let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+    Key::new(assertion_ids(t), format!("{client_id}#{hex}"))
+}
+
 /// The kinds of items keyed by a tenant: one per key prefix of the table design
 /// (docs/table-design.md), each with where tenant deletion finds its items
 /// ([`TenantItem::reach`]). A new prefix of tenant data is a new variant: `reach` does not
@@ -213,6 +237,10 @@ pub enum TenantItem {
     RoleRules,
     /// `T#{t}#HOOK` / `#`.
     Webhook,
+    /// `T#{t}#CLIENTS` / `{client id}`.
+    OAuthClient,
+    /// `T#{t}#JTI` / `{client id}#{jti hash}`.
+    AssertionId,
 }
 
 /// Where tenant deletion finds the items of a kind, in the order it deletes them: tokens first
@@ -222,6 +250,9 @@ pub enum TenantItem {
 pub enum Reach {
     /// The tenant's tokens, listed in the index under [`tenant_tokens`].
     Tokens,
+    /// Every item of one partition of credentials, deleted before any data (no new access
+    /// token is issued).
+    Credentials(String),
     /// Every resource of a kind, listed in the index under [`listing`]. A resource is deleted
     /// as `DELETE /Users/{id}` deletes it: with its markers, its own membership edges and, for a
     /// group, its members' edges (indexed under the group, so dangling ones too), its counter
@@ -242,12 +273,13 @@ impl Reach {
     pub fn rank(&self) -> u8 {
         match self {
             Reach::Tokens => 0,
-            Reach::Resources(ResourceKind::Group) => 1,
-            Reach::Resources(ResourceKind::User) => 2,
-            Reach::Partition(_) => 3,
-            Reach::Daily(_) => 4,
-            Reach::Item(_) => 5,
-            Reach::Tenant => 6,
+            Reach::Credentials(_) => 1,
+            Reach::Resources(ResourceKind::Group) => 2,
+            Reach::Resources(ResourceKind::User) => 3,
+            Reach::Partition(_) => 4,
+            Reach::Daily(_) => 5,
+            Reach::Item(_) => 6,
+            Reach::Tenant => 7,
         }
     }
 }
@@ -258,7 +290,7 @@ impl std::fmt::Display for Reach {
             Reach::Tokens => f.write_str("tokens"),
             Reach::Resources(ResourceKind::User) => f.write_str("users"),
             Reach::Resources(ResourceKind::Group) => f.write_str("groups"),
-            Reach::Partition(pk) => f.write_str(pk),
+            Reach::Partition(pk) | Reach::Credentials(pk) => f.write_str(pk),
             Reach::Daily(prefix) => write!(f, "{prefix}{{day}}"),
             Reach::Item(key) => f.write_str(&key.pk),
             Reach::Tenant => f.write_str("tenant"),
@@ -268,7 +300,7 @@ impl std::fmt::Display for Reach {
 
 impl TenantItem {
     /// Every kind, each once.
-    pub const ALL: [TenantItem; 20] = {
+    pub const ALL: [TenantItem; 22] = {
         use ResourceKind::{Group, User};
         use TenantItem::*;
         [
@@ -292,6 +324,8 @@ impl TenantItem {
             OutboxItem,
             RoleRules,
             Webhook,
+            OAuthClient,
+            AssertionId,
         ]
     };
 
@@ -313,6 +347,8 @@ impl TenantItem {
             TenantItem::OutboxItem => Reach::Daily(outbox(t, "")),
             TenantItem::RoleRules => Reach::Item(role_rules(t)),
             TenantItem::Webhook => Reach::Item(webhook(t)),
+            TenantItem::OAuthClient => Reach::Credentials(oauth_clients(t)),
+            TenantItem::AssertionId => Reach::Partition(assertion_ids(t)),
         }
     }
 
@@ -343,6 +379,8 @@ impl TenantItem {
             TenantItem::OutboxItem => pk.starts_with(&outbox(t, "")),
             TenantItem::RoleRules => item.key == role_rules(t),
             TenantItem::Webhook => item.key == webhook(t),
+            TenantItem::OAuthClient => pk == oauth_clients(t),
+            TenantItem::AssertionId => pk == assertion_ids(t),
         }
     }
 
@@ -552,7 +590,9 @@ mod tests {
             }
             // Every reach names its partitions by this tenant's keys.
             match &kind.reach("acme") {
-                Reach::Partition(pk) | Reach::Daily(pk) => assert!(pk.starts_with("T#acme#")),
+                Reach::Partition(pk) | Reach::Daily(pk) | Reach::Credentials(pk) => {
+                    assert!(pk.starts_with("T#acme#"))
+                }
                 Reach::Item(key) => assert!(key.pk.starts_with("T#acme#")),
                 Reach::Tokens | Reach::Resources(_) | Reach::Tenant => {}
             }

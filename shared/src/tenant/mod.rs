@@ -10,6 +10,8 @@ use subtle::ConstantTimeEq;
 
 use crate::protocol::clock;
 use crate::store::keys;
+
+pub mod clients;
 use crate::store::{Condition, Index, Item, Key, Query, Store, StoreError, Write};
 
 /// Most live tokens per tenant.
@@ -213,7 +215,7 @@ async fn tenant_item(store: &dyn Store, id: &str) -> Result<Option<(Item, Tenant
 }
 
 /// The stored tenant item and tenant, unless it does not exist or is being deleted.
-async fn live_tenant_item(store: &dyn Store, id: &str) -> Result<(Item, Tenant), TenantError> {
+pub(crate) async fn live_tenant_item(store: &dyn Store, id: &str) -> Result<(Item, Tenant), TenantError> {
     match tenant_item(store, id).await? {
         None => Err(TenantError::NotFound(id.to_string())),
         Some((_, t)) if t.deleting => Err(TenantError::Deleting(id.to_string())),
@@ -223,7 +225,7 @@ async fn live_tenant_item(store: &dyn Store, id: &str) -> Result<(Item, Tenant),
 
 /// The same item with a new body and the next version, written on condition that the stored
 /// version is still the one read.
-fn next_version(item: &Item, body: String) -> Write {
+pub(crate) fn next_version(item: &Item, body: String) -> Write {
     Write::Put {
         item: Item {
             version: item.version + 1,
@@ -234,10 +236,11 @@ fn next_version(item: &Item, body: String) -> Write {
     }
 }
 
-/// Changes a tenant's settings: the tenant item and every token item of the tenant in one
-/// transaction (at most 1 + [`MAX_TOKENS_PER_TENANT`] writes). A token issued or revoked
-/// concurrently makes it fail with [`TenantError::Conflict`] rather than leave a token with
-/// stale settings.
+/// Changes a tenant's settings: the tenant item, every token item and every OAuth client of the
+/// tenant in one transaction (at most 1 + [`MAX_TOKENS_PER_TENANT`] +
+/// [`clients::MAX_CLIENTS_PER_TENANT`] writes). A token or client issued or
+/// revoked concurrently makes it fail with [`TenantError::Conflict`] rather than leave a
+/// credential with stale settings.
 pub async fn set_settings(
     store: &dyn Store,
     id: &str,
@@ -254,6 +257,7 @@ pub async fn set_settings(
         let body = serde_json::to_string(&token).unwrap_or_default();
         writes.push(next_version(&token_item, body));
     }
+    writes.extend(clients::settings_writes(store, id, settings).await?);
     match store.transact(writes).await {
         Err(StoreError::ConditionFailed { .. }) => Err(TenantError::Conflict(id.to_string())),
         other => other.map(|()| tenant).map_err(Into::into),
