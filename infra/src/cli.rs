@@ -59,6 +59,10 @@ pub enum Command {
     /// Manage a tenant's Secret Tokens.
     #[command(subcommand)]
     Token(TokenCommand),
+    /// Manage a tenant's OAuth clients: the client credentials grant at /oauth/token (secret
+    /// clients) and Workload Identity Federation (federated clients).
+    #[command(subcommand)]
+    Client(ClientCommand),
     /// Manage the DynamoDB table (for emulators; on AWS the table comes from template.yaml).
     #[command(subcommand)]
     Table(TableCommand),
@@ -226,6 +230,52 @@ pub enum TokenCommand {
     List { tenant: String },
     /// Revoke a token by its id.
     Revoke { tenant: String, token_id: String },
+}
+
+#[derive(Debug, Clone, Subcommand)]
+pub enum ClientCommand {
+    /// Create an OAuth client. Prints its Client ID on the first line of stdout and, unless
+    /// federated, its secret (shown only this once) on the second; the Token URL is /oauth/token
+    /// on the host of the Tenant URL.
+    Create {
+        tenant: String,
+        /// A federated client: no secret; the token endpoint takes JWTs that the issuer signs
+        /// (Microsoft Entra's Workload Identity Federation: paste the four values Entra shows).
+        #[arg(long, requires_all = ["issuer", "jwks_url", "subject", "audience"])]
+        federated: bool,
+        /// The assertions' issuer (`iss`), e.g. https://login.microsoftonline.com/<tenant id>/v2.0.
+        #[arg(long, requires = "federated")]
+        issuer: Option<String>,
+        /// Where the issuer publishes its signing keys (https://).
+        #[arg(long, requires = "federated")]
+        jwks_url: Option<String>,
+        /// The assertions' subject (`sub`).
+        #[arg(long, requires = "federated")]
+        subject: Option<String>,
+        /// The assertions' audience (`aud`).
+        #[arg(long, requires = "federated")]
+        audience: Option<String>,
+    },
+    /// List a tenant's OAuth clients (ids, kinds, secret ids; never a secret).
+    List { tenant: String },
+    /// Revoke a client: no new access token, and its live ones are refused from the next
+    /// authorization on.
+    Revoke { tenant: String, client_id: String },
+    /// Manage a secret client's secrets (two may be live, for rotation).
+    #[command(subcommand)]
+    Secret(ClientSecretCommand),
+}
+
+#[derive(Debug, Clone, Subcommand)]
+pub enum ClientSecretCommand {
+    /// Add a second secret for rotation; printed once on stdout.
+    Add { tenant: String, client_id: String },
+    /// Revoke a secret by its id (as `client list` shows it); the last one cannot be.
+    Revoke {
+        tenant: String,
+        client_id: String,
+        secret_id: String,
+    },
 }
 
 #[cfg(test)]

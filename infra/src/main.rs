@@ -81,6 +81,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             commands::tenant::run(&management(&cli, store.clone()).await?, store, cmd).await
         }
         Command::Token(cmd) => commands::token::run(&management(&cli, None).await?, cmd).await,
+        Command::Client(cmd) => commands::client::run(&management(&cli, None).await?, cmd).await,
         Command::Table(TableCommand::Create) => {
             store_only(&cli)?;
             commands::table::run(&cli.store).await

@@ -17,6 +17,7 @@ use scim_shared::manage::{BASE_PATH, MAX_LIMIT, MAX_WINDOW_DAYS, ManageRequest, 
 use scim_shared::protocol::clock;
 use scim_shared::protocol::http::Method;
 use scim_shared::service::Service;
+use scim_shared::tenant::clients::{ClientInfo, Federation, SecretInfo};
 use scim_shared::tenant::{Tenant, TokenInfo};
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
@@ -93,6 +94,16 @@ pub struct Republished {
     pub failed: u64,
     /// The first failures: event id and why.
     pub failures: Vec<Value>,
+}
+
+/// A created OAuth client, as the management API answers it.
+#[derive(Debug, serde::Deserialize)]
+pub struct CreatedClient {
+    #[serde(flatten)]
+    pub info: ClientInfo,
+    /// A secret client's secret, in this answer only.
+    pub secret: Option<String>,
+    pub token_url: String,
 }
 
 /// A page of activity: the items and the cursor to continue after them.
@@ -308,6 +319,68 @@ impl ManagementClient {
     pub async fn revoke_token(&self, tenant: &str, token_id: &str) -> Result<(), ClientError> {
         let path = format!("/tenants/{tenant}/tokens/{token_id}");
         self.send(Method::Delete, &path, &[], None).await.map(drop)
+    }
+
+    /// Creates an OAuth client (federated with `federation`): its listing, the secret of a
+    /// secret client (shown this once) and the Token URL the answer names.
+    pub async fn create_client(
+        &self,
+        tenant: &str,
+        federation: Option<&Federation>,
+    ) -> Result<CreatedClient, ClientError> {
+        let path = format!("/tenants/{tenant}/clients");
+        let body = match federation {
+            Some(f) => json!({ "federation": f }),
+            None => json!({}),
+        };
+        self.typed(Method::Post, &path, &[], Some(body)).await
+    }
+
+    pub async fn list_clients(&self, tenant: &str) -> Result<Vec<ClientInfo>, ClientError> {
+        #[derive(serde::Deserialize)]
+        struct Clients {
+            clients: Vec<ClientInfo>,
+        }
+        let path = format!("/tenants/{tenant}/clients");
+        let list: Clients = self.typed(Method::Get, &path, &[], None).await?;
+        Ok(list.clients)
+    }
+
+    pub async fn revoke_client(&self, tenant: &str, client_id: &str) -> Result<(), ClientError> {
+        let path = format!("/tenants/{tenant}/clients/{client_id}");
+        self.send(Method::Delete, &path, &[], None).await.map(drop)
+    }
+
+    /// Adds a secret to a client: the secret (shown this once) and its listing.
+    pub async fn add_client_secret(
+        &self,
+        tenant: &str,
+        client_id: &str,
+    ) -> Result<(String, SecretInfo), ClientError> {
+        #[derive(serde::Deserialize)]
+        struct Added {
+            secret: String,
+            #[serde(flatten)]
+            info: SecretInfo,
+        }
+        let path = format!("/tenants/{tenant}/clients/{client_id}/secrets");
+        let added: Added = self.typed(Method::Post, &path, &[], None).await?;
+        Ok((added.secret, added.info))
+    }
+
+    pub async fn revoke_client_secret(
+        &self,
+        tenant: &str,
+        client_id: &str,
+        secret_id: &str,
+    ) -> Result<(), ClientError> {
+        let path = format!("/tenants/{tenant}/clients/{client_id}/secrets/{secret_id}");
+        self.send(Method::Delete, &path, &[], None).await.map(drop)
+    }
+
+    /// Whether the API is this process's (no host to name a Token URL by).
+    pub fn is_local(&self) -> bool {
+        matches!(self.target, Target::Local(_))
     }
 
     /// A tenant's audit records from `since` (an RFC 3339 time, a day or an age) until now,

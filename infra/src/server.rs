@@ -10,6 +10,7 @@ use axum::extract::{Query, Request, State};
 use axum::http::{HeaderMap, Response, header};
 use scim_shared::ScimError;
 use scim_shared::boundary::catch_panic;
+use scim_shared::oauth::{self, Jwks, TokenEndpoint, TokenRequest};
 use scim_shared::protocol::http::{BASE_PATH, Method, ScimRequest, ScimResponse};
 use scim_shared::service::Service;
 use scim_shared::tenant::Principal;
@@ -35,13 +36,46 @@ pub const DEFAULT_AUTH_CACHE_TTL: Duration = Duration::from_secs(60);
 
 /// The application: every path goes through one handler, which the shared router dispatches.
 /// Authorizations are cached for `auth_ttl` ([`AuthCache`]; zero: every request reads its token).
-pub fn app(service: Arc<Service>, public_url: Option<String>, auth_ttl: Duration) -> Router {
-    Router::new().fallback(handle).with_state(AppState {
-        service,
-        auth: Arc::new(AuthCache::new(auth_ttl)),
-        client: crate::webhook::client(),
-        public_url,
-    })
+///
+/// `jwks` holds the signing keys of federated OAuth clients' issuers (`Jwks::from_env`).
+pub fn app(
+    service: Arc<Service>,
+    public_url: Option<String>,
+    auth_ttl: Duration,
+    jwks: Arc<Jwks>,
+) -> Router {
+    let tokens = TokenEndpoint::new(service.store().clone(), jwks);
+    let token_route = Router::new()
+        .route(oauth::TOKEN_PATH, axum::routing::post(token))
+        .with_state(Arc::new(tokens));
+    Router::new()
+        .fallback(handle)
+        .with_state(AppState {
+            service,
+            auth: Arc::new(AuthCache::new(auth_ttl)),
+            client: crate::webhook::client(),
+            public_url,
+        })
+        .merge(token_route)
+}
+
+/// `POST /oauth/token`: the OAuth 2.0 token endpoint (`scim_shared::oauth`), as the token
+/// function answers it on AWS.
+async fn token(
+    State(endpoint): State<Arc<TokenEndpoint>>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Response<Body> {
+    let req = TokenRequest {
+        authorization: header_str(&headers, header::AUTHORIZATION).map(str::to_string),
+        content_type: header_str(&headers, header::CONTENT_TYPE).map(str::to_string),
+        body: body.to_vec(),
+    };
+    let response = match catch_panic(endpoint.handle(&req)).await {
+        Ok(response) => response,
+        Err(_) => oauth::OAuthError::Server("the request panicked".into()).response(),
+    };
+    response.to_http(Body::from(response.body_bytes()))
 }
 
 /// Serves until `shutdown` completes, then finishes the requests in flight. A request that is

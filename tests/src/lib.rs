@@ -5,6 +5,7 @@ pub mod cost;
 pub mod faults;
 pub mod gateway;
 pub mod import_bench;
+pub mod oauth;
 pub mod receiver;
 pub mod replay;
 
@@ -148,8 +149,14 @@ impl TestServer {
             .expect("bind");
         let addr = listener.local_addr().expect("addr");
         let (stop, stopped) = oneshot::channel::<()>();
-        let app = scimctl::operator_api::router(service.clone(), OPERATOR_TOKEN, None)
-            .merge(scimctl::server::app(service.clone(), None, auth_ttl));
+        let app = scimctl::operator_api::router(service.clone(), OPERATOR_TOKEN, None).merge(
+            scimctl::server::app(
+                service.clone(),
+                None,
+                auth_ttl,
+                Arc::new(oauth::test_jwks()),
+            ),
+        );
         tokio::spawn(scimctl::server::serve(listener, app, async {
             let _ = stopped.await;
         }));

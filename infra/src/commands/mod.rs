@@ -2,6 +2,7 @@
 //! [`crate::cli::Command`] to them. What they print on stdout is for scripts (ids, tokens,
 //! secrets, tables, JSON); what they print on stderr is for the person at the terminal.
 
+pub mod client;
 pub mod emergency_logout;
 pub mod events;
 pub mod import;

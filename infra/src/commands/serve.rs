@@ -63,7 +63,10 @@ async fn serve(
         println!("  Secret Token: {token}");
         println!("The token is shown only this once; `scimctl token issue default` makes another.");
     }
-    eprintln!("scimctl serving {tenant_url}");
+    eprintln!(
+        "scimctl serving {tenant_url} (OAuth token endpoint {})",
+        scim_shared::manage::token_url(&tenant_url)
+    );
     let operator_token = match operator_token {
         Some(t) => t,
         None => {
@@ -75,7 +78,12 @@ async fn serve(
     let sink = scimctl::webhook::WebhookSink::spawn(store.clone(), Default::default());
     let service = Arc::new(Service::new(store, Limits::default()).with_sink(sink));
     let app = scimctl::operator_api::router(service.clone(), &operator_token, public_url.clone())
-        .merge(server::app(service, public_url, auth_ttl));
+        .merge(server::app(
+            service,
+            public_url,
+            auth_ttl,
+            Arc::new(scim_shared::oauth::Jwks::from_env()),
+        ));
     scim_shared::boundary::log_panics();
     server::serve(listener, app, shutdown_signal()).await?;
     eprintln!("scimctl stopped");

@@ -1,8 +1,9 @@
 //! The management API: what the vendor's own product and operators call, apart from SCIM.
 //! Versioned JSON under [`BASE_PATH`] (docs/management-api.md, with its OpenAPI file):
 //!
-//! - **tenants** ([`Concern::Tenants`]): tenants (create, list, get, settings, delete) and their
-//!   Secret Tokens (issue, shown once; list; revoke);
+//! - **tenants** ([`Concern::Tenants`]): tenants (create, list, get, settings, delete), their
+//!   Secret Tokens (issue, shown once; list; revoke) and OAuth clients (create, with a secret
+//!   shown once or federated; list; secrets added and revoked; revoke);
 //! - **directory** ([`Concern::Directory`]): a tenant's users and groups, read-only, answered by
 //!   the SCIM service itself (same filters, `cursor` paging, `attributes`);
 //! - **activity** ([`Concern::Activity`]): a tenant's lifecycle events (replay from a time, an
@@ -26,13 +27,16 @@ use crate::protocol::http::Method;
 use crate::service::Service;
 use crate::store::StoreError;
 use crate::tenant::TenantError;
+use crate::tenant::clients::ClientError;
 
 mod activity;
+mod clients;
 mod directory;
 mod republish;
 mod tenants;
 
 pub use activity::{IN_FLIGHT, MAX_WINDOW_DAYS};
+pub use clients::token_url;
 
 /// Where the management API is served below a host (and, on AWS, below the stage).
 pub const BASE_PATH: &str = "/admin/v1";
@@ -170,6 +174,8 @@ pub enum ManageError {
     #[error(transparent)]
     Tenant(#[from] TenantError),
     #[error(transparent)]
+    Client(#[from] ClientError),
+    #[error(transparent)]
     Store(#[from] StoreError),
     #[error(transparent)]
     Scim(#[from] ScimError),
@@ -183,20 +189,34 @@ impl ManageError {
             ManageError::NotFound(_) => 404,
             ManageError::MethodNotAllowed { .. } => 405,
             ManageError::BadRequest(_) => 400,
-            ManageError::Tenant(e) => match e {
-                TenantError::InvalidId => 400,
-                TenantError::NotFound(_) | TenantError::TokenNotFound(_) => 404,
-                TenantError::Exists(_)
-                | TenantError::TooManyTokens(_)
-                | TenantError::Conflict(_)
-                | TenantError::Deleting(_) => 409,
-                TenantError::Store(e) => store_status(e),
-                TenantError::Random(_)
-                | TenantError::UnknownCreation(_)
-                | TenantError::Resources(_) => 500,
+            ManageError::Tenant(e) => ManageError::tenant_status(e),
+            ManageError::Client(e) => match e {
+                ClientError::NotFound(_) | ClientError::SecretNotFound(..) => 404,
+                ClientError::InvalidFederation(_) => 400,
+                ClientError::TooManyClients(_)
+                | ClientError::TooManySecrets(_)
+                | ClientError::Federated(_)
+                | ClientError::LastSecret
+                | ClientError::Conflict(_) => 409,
+                ClientError::Tenant(e) => ManageError::tenant_status(e),
             },
             ManageError::Store(e) => store_status(e),
             ManageError::Scim(e) => e.status(),
+        }
+    }
+
+    fn tenant_status(e: &TenantError) -> u16 {
+        match e {
+            TenantError::InvalidId => 400,
+            TenantError::NotFound(_) | TenantError::TokenNotFound(_) => 404,
+            TenantError::Exists(_)
+            | TenantError::TooManyTokens(_)
+            | TenantError::Conflict(_)
+            | TenantError::Deleting(_) => 409,
+            TenantError::Store(e) => store_status(e),
+            TenantError::Random(_)
+            | TenantError::UnknownCreation(_)
+            | TenantError::Resources(_) => 500,
         }
     }
 
@@ -245,6 +265,10 @@ enum Route<'a> {
     Tenant(&'a str),
     Tokens(&'a str),
     Token(&'a str, &'a str),
+    Clients(&'a str),
+    Client(&'a str, &'a str),
+    ClientSecrets(&'a str, &'a str),
+    ClientSecret(&'a str, &'a str, &'a str),
     Resources(&'a str, &'a str),
     Resource(&'a str, &'a str, &'a str),
     Events(&'a str),
@@ -260,6 +284,10 @@ impl<'a> Route<'a> {
             ["tenants", t] => Route::Tenant(t),
             ["tenants", t, "tokens"] => Route::Tokens(t),
             ["tenants", t, "tokens", id] => Route::Token(t, id),
+            ["tenants", t, "clients"] => Route::Clients(t),
+            ["tenants", t, "clients", id] => Route::Client(t, id),
+            ["tenants", t, "clients", id, "secrets"] => Route::ClientSecrets(t, id),
+            ["tenants", t, "clients", id, "secrets", s] => Route::ClientSecret(t, id, s),
             ["tenants", t, kind @ ("users" | "groups")] => Route::Resources(t, kind),
             ["tenants", t, kind @ ("users" | "groups"), id] => Route::Resource(t, kind, id),
             ["tenants", t, "events"] => Route::Events(t),
@@ -277,19 +305,29 @@ impl<'a> Route<'a> {
             Route::Tenants => true,
             Route::Tenant(t)
             | Route::Tokens(t)
+            | Route::Clients(t)
             | Route::Events(t)
             | Route::Republish(t)
             | Route::Audit(t) => named(t),
             Route::Resources(t, _) => named(t),
-            Route::Token(t, id) | Route::Resource(t, _, id) => named(t) && named(id),
+            Route::Token(t, id)
+            | Route::Client(t, id)
+            | Route::ClientSecrets(t, id)
+            | Route::Resource(t, _, id) => named(t) && named(id),
+            Route::ClientSecret(t, id, s) => named(t) && named(id) && named(s),
         }
     }
 
     fn concern(&self) -> Concern {
         match self {
-            Route::Tenants | Route::Tenant(_) | Route::Tokens(_) | Route::Token(..) => {
-                Concern::Tenants
-            }
+            Route::Tenants
+            | Route::Tenant(_)
+            | Route::Tokens(_)
+            | Route::Token(..)
+            | Route::Clients(_)
+            | Route::Client(..)
+            | Route::ClientSecrets(..)
+            | Route::ClientSecret(..) => Concern::Tenants,
             Route::Resources(..) | Route::Resource(..) => Concern::Directory,
             Route::Events(_) | Route::Audit(_) => Concern::Activity,
             Route::Republish(_) => Concern::Republish,
@@ -361,6 +399,13 @@ impl Management {
             (Route::Tokens(t), Method::Get) => tenants::tokens(store, t).await,
             (Route::Tokens(t), Method::Post) => tenants::issue(store, t).await,
             (Route::Token(t, id), Method::Delete) => tenants::revoke(store, t, id).await,
+            (Route::Clients(t), Method::Get) => clients::list(store, t).await,
+            (Route::Clients(t), Method::Post) => clients::create(store, t, req).await,
+            (Route::Client(t, id), Method::Delete) => clients::revoke(store, t, id).await,
+            (Route::ClientSecrets(t, id), Method::Post) => clients::add_secret(store, t, id).await,
+            (Route::ClientSecret(t, id, s), Method::Delete) => {
+                clients::revoke_secret(store, t, id, s).await
+            }
             (Route::Resources(t, kind), Method::Get) => {
                 directory::list(&self.service, t, kind, req).await
             }

@@ -147,9 +147,14 @@ mod tests {
         let store = EmbeddedStore::in_memory().expect("store");
         tenant::create_tenant(&store, "acme").await.expect("tenant");
         let (client, secret) = clients::create(&store, "acme", None).await.expect("client");
-        let sid = client.secret_id(&secret.expect("secret")).map(str::to_string);
+        let sid = client
+            .secret_id(&secret.expect("secret"))
+            .map(str::to_string);
         let tokens = AccessTokens::new();
-        let (token, lifetime) = tokens.issue(&store, &client, sid.as_deref()).await.expect("issue");
+        let (token, lifetime) = tokens
+            .issue(&store, &client, sid.as_deref())
+            .await
+            .expect("issue");
         assert_eq!(lifetime, 3600);
         assert!(looks_like_access_token(&token));
         let principal = tokens.authorize(&store, &token).await.expect("authorize");
@@ -160,11 +165,16 @@ mod tests {
         let other = EmbeddedStore::in_memory().expect("store");
         assert_eq!(tokens_of_other(&other, &token).await, None);
 
-        let (_, _) = clients::add_secret(&store, "acme", &client.id).await.expect("rotate");
+        let (_, _) = clients::add_secret(&store, "acme", &client.id)
+            .await
+            .expect("rotate");
         clients::revoke_secret(&store, "acme", &client.id, sid.as_deref().expect("sid"))
             .await
             .expect("revoke secret");
-        assert_eq!(tokens.authorize(&store, &token).await.expect("authorize"), None);
+        assert_eq!(
+            tokens.authorize(&store, &token).await.expect("authorize"),
+            None
+        );
     }
 
     async fn tokens_of_other(store: &EmbeddedStore, token: &str) -> Option<String> {
@@ -180,7 +190,9 @@ mod tests {
         let store = EmbeddedStore::in_memory().expect("store");
         tenant::create_tenant(&store, "acme").await.expect("tenant");
         let (client, secret) = clients::create(&store, "acme", None).await.expect("client");
-        let sid = client.secret_id(&secret.expect("secret")).map(str::to_string);
+        let sid = client
+            .secret_id(&secret.expect("secret"))
+            .map(str::to_string);
         let tokens = AccessTokens::new();
         let key = tokens.key(&store).await.expect("key").to_vec();
         let now = clock::now().unix_timestamp();
@@ -202,16 +214,38 @@ mod tests {
             exp: now + 60,
             jti: "j".into(),
         };
-        assert!(tokens.authorize(&store, &sign(&valid)).await.expect("ok").is_some());
-        let expired = Claims { exp: now - 1, ..valid.clone() };
-        let other_tenant = Claims { tid: "beta".into(), ..valid.clone() };
-        let no_secret = Claims { sid: None, ..valid.clone() };
+        assert!(
+            tokens
+                .authorize(&store, &sign(&valid))
+                .await
+                .expect("ok")
+                .is_some()
+        );
+        let expired = Claims {
+            exp: now - 1,
+            ..valid.clone()
+        };
+        let other_tenant = Claims {
+            tid: "beta".into(),
+            ..valid.clone()
+        };
+        let no_secret = Claims {
+            sid: None,
+            ..valid.clone()
+        };
         for claims in [expired, other_tenant, no_secret] {
-            assert_eq!(tokens.authorize(&store, &sign(&claims)).await.expect("ok"), None, "{claims:?}");
+            assert_eq!(
+                tokens.authorize(&store, &sign(&claims)).await.expect("ok"),
+                None,
+                "{claims:?}"
+            );
         }
         // Another token's claims under this one's signature.
         let signed = sign(&valid);
-        let forged = sign(&Claims { tid: "beta".into(), ..valid.clone() });
+        let forged = sign(&Claims {
+            tid: "beta".into(),
+            ..valid.clone()
+        });
         let parts: Vec<&str> = signed.split('.').collect();
         let forged_parts: Vec<&str> = forged.split('.').collect();
         let tampered = format!("{}.{}.{}", parts[0], forged_parts[1], parts[2]);

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use jsonwebtoken::jwk::{Jwk, JwkSet};
 
-use crate::tenant::clients::check_jwks_url;
+use crate::tenant::clients::{LOOPBACK_JWKS_ENV, check_jwks_url};
 
 /// How long a fetched set is used before it is fetched again.
 pub const MAX_AGE: Duration = Duration::from_secs(3600);
@@ -44,20 +44,22 @@ struct Cached {
 pub struct Jwks {
     http: reqwest::Client,
     refetch_interval: Duration,
+    allow_loopback_http: bool,
     sets: Mutex<HashMap<String, Cached>>,
     attempts: Mutex<HashMap<String, Instant>>,
 }
 
-impl Default for Jwks {
-    fn default() -> Self {
-        Jwks::new(REFETCH_INTERVAL)
-    }
-}
-
 impl Jwks {
-    /// A cache that fetches a URL again for an unknown key id at most once per
-    /// `refetch_interval`.
-    pub fn new(refetch_interval: Duration) -> Self {
+    /// The cache of a host: HTTPS only, unless [`LOOPBACK_JWKS_ENV`] is `1` (tests), which also
+    /// allows plain HTTP to a loopback address.
+    pub fn from_env() -> Self {
+        let loopback = std::env::var(LOOPBACK_JWKS_ENV).is_ok_and(|v| v == "1");
+        Jwks::new(REFETCH_INTERVAL, loopback)
+    }
+
+    /// A cache that fetches a URL again at most once per `refetch_interval`, and fetches plain
+    /// HTTP from a loopback address only if `allow_loopback_http`.
+    pub fn new(refetch_interval: Duration, allow_loopback_http: bool) -> Self {
         let http = reqwest::Client::builder()
             .timeout(FETCH_TIMEOUT)
             .redirect(reqwest::redirect::Policy::none())
@@ -66,6 +68,7 @@ impl Jwks {
         Jwks {
             http,
             refetch_interval,
+            allow_loopback_http,
             sets: Mutex::new(HashMap::new()),
             attempts: Mutex::new(HashMap::new()),
         }
@@ -78,7 +81,7 @@ impl Jwks {
 
     /// The key `kid` of the set at `url`.
     pub async fn key(&self, url: &str, kid: &str) -> Result<Jwk, JwksError> {
-        check_jwks_url(url).map_err(JwksError::Url)?;
+        check_jwks_url(url, self.allow_loopback_http).map_err(JwksError::Url)?;
         let (cached, fresh) = self.cached(url, kid);
         if let (Some(key), true) = (&cached, fresh) {
             return Ok(key.clone());

@@ -268,9 +268,10 @@ type Form = BTreeMap<String, String>;
 /// body is `invalid_request` (RFC 6749 §3.2).
 fn parse_form(req: &TokenRequest) -> Result<Form, OAuthError> {
     let form_type = req.content_type.as_deref().is_some_and(|t| {
-        t.split(';')
-            .next()
-            .is_some_and(|m| m.trim().eq_ignore_ascii_case("application/x-www-form-urlencoded"))
+        t.split(';').next().is_some_and(|m| {
+            m.trim()
+                .eq_ignore_ascii_case("application/x-www-form-urlencoded")
+        })
     });
     if !form_type {
         return Err(OAuthError::InvalidRequest(

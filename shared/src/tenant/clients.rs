@@ -13,10 +13,10 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::{Deserialize, Serialize};
 use subtle::ConstantTimeEq;
 
+use super::{self as tenant, TenantError, TenantSettings, token_hash};
 use crate::protocol::clock;
 use crate::store::keys;
 use crate::store::{Condition, Index, Item, Query, Store, StoreError, Write};
-use super::{self as tenant, TenantError, TenantSettings, token_hash};
 
 /// Most OAuth clients per tenant.
 pub const MAX_CLIENTS_PER_TENANT: usize = 5;
@@ -34,7 +34,9 @@ pub enum ClientError {
     TooManyClients(String),
     #[error("OAuth client '{0}' does not exist")]
     NotFound(String),
-    #[error("OAuth client '{0}' already has {MAX_SECRETS_PER_CLIENT} live secrets; revoke one first")]
+    #[error(
+        "OAuth client '{0}' already has {MAX_SECRETS_PER_CLIENT} live secrets; revoke one first"
+    )]
     TooManySecrets(String),
     #[error("OAuth client '{0}' is federated: it has no secrets")]
     Federated(String),
@@ -101,14 +103,14 @@ impl Federation {
                 )));
             }
         }
-        check_jwks_url(&self.jwks_url).map_err(ClientError::InvalidFederation)
+        check_jwks_url(&self.jwks_url, true).map_err(ClientError::InvalidFederation)
     }
 }
 
 /// Whether keys may be fetched from `url`: `https://`, or plain `http://` to a loopback address
-/// when [`LOOPBACK_JWKS_ENV`] is `1` (for tests with a local key server). Checked when a client
-/// is created and again before every fetch.
-pub fn check_jwks_url(url: &str) -> Result<(), String> {
+/// when `allow_loopback_http` (for tests with a local key server, [`LOOPBACK_JWKS_ENV`]). A
+/// client is created with either form; the fetch checks again with the host's setting.
+pub fn check_jwks_url(url: &str, allow_loopback_http: bool) -> Result<(), String> {
     let lower = url.to_ascii_lowercase();
     if lower.starts_with("https://") && url.len() > "https://".len() {
         return Ok(());
@@ -121,12 +123,12 @@ pub fn check_jwks_url(url: &str) -> Result<(), String> {
         };
         host == "127.0.0.1" || host == "[::1]" || host == "localhost"
     });
-    if loopback && std::env::var(LOOPBACK_JWKS_ENV).is_ok_and(|v| v == "1") {
+    if loopback && allow_loopback_http {
         return Ok(());
     }
     Err(format!(
         "jwks_url must be an https:// URL (plain http:// only to a loopback address, and only \
-         when {LOOPBACK_JWKS_ENV}=1), not '{url}'"
+         where {LOOPBACK_JWKS_ENV}=1), not '{url}'"
     ))
 }
 
@@ -185,7 +187,12 @@ impl Client {
             id: self.id.clone(),
             tenant: self.tenant.clone(),
             created: self.created.clone(),
-            kind: if self.federation.is_some() { "federated" } else { "secret" }.to_string(),
+            kind: if self.federation.is_some() {
+                "federated"
+            } else {
+                "secret"
+            }
+            .to_string(),
             secrets: self
                 .secrets
                 .iter()
@@ -325,7 +332,10 @@ pub async fn get(store: &dyn Store, client_id: &str) -> Result<Option<Client>, S
     Ok(get_item(store, client_id).await?.map(|(_, c)| c))
 }
 
-async fn get_item(store: &dyn Store, client_id: &str) -> Result<Option<(Item, Client)>, StoreError> {
+async fn get_item(
+    store: &dyn Store,
+    client_id: &str,
+) -> Result<Option<(Item, Client)>, StoreError> {
     let Some(tenant_id) = tenant_of(client_id) else {
         return Ok(None);
     };
@@ -349,7 +359,11 @@ async fn owned(
 
 /// Revokes a client: no token is issued to it any more, and its live access tokens are refused
 /// from the next authorization on (the authorizer reads the client).
-pub async fn revoke(store: &dyn Store, tenant_id: &str, client_id: &str) -> Result<(), ClientError> {
+pub async fn revoke(
+    store: &dyn Store,
+    tenant_id: &str,
+    client_id: &str,
+) -> Result<(), ClientError> {
     let (item, _) = owned(store, tenant_id, client_id).await?;
     store
         .transact(vec![Write::Delete {
@@ -450,20 +464,32 @@ mod tests {
         assert!(secret.starts_with(SECRET_PREFIX) && secret.len() >= SECRET_PREFIX.len() + 43);
         assert_eq!(tenant_of(&client.id), Some("acme"));
         let first = client.secret_id(&secret).expect("live").to_string();
-        let (second, _) = add_secret(&store, "acme", &client.id).await.expect("rotate");
+        let (second, _) = add_secret(&store, "acme", &client.id)
+            .await
+            .expect("rotate");
         assert!(matches!(
             add_secret(&store, "acme", &client.id).await,
             Err(ClientError::TooManySecrets(_))
         ));
-        revoke_secret(&store, "acme", &client.id, &first).await.expect("revoke");
+        revoke_secret(&store, "acme", &client.id, &first)
+            .await
+            .expect("revoke");
         let stored = get(&store, &client.id).await.expect("get").expect("client");
-        assert_eq!(stored.secret_id(&secret), None, "the revoked secret is gone");
+        assert_eq!(
+            stored.secret_id(&secret),
+            None,
+            "the revoked secret is gone"
+        );
         let second_id = stored.secret_id(&second).expect("live").to_string();
         assert!(matches!(
             revoke_secret(&store, "acme", &client.id, &second_id).await,
             Err(ClientError::LastSecret)
         ));
-        assert!(!serde_json::to_string(&stored.info()).expect("json").contains(&second));
+        assert!(
+            !serde_json::to_string(&stored.info())
+                .expect("json")
+                .contains(&second)
+        );
     }
 
     #[tokio::test]

@@ -215,7 +215,10 @@ async fn tenant_item(store: &dyn Store, id: &str) -> Result<Option<(Item, Tenant
 }
 
 /// The stored tenant item and tenant, unless it does not exist or is being deleted.
-pub(crate) async fn live_tenant_item(store: &dyn Store, id: &str) -> Result<(Item, Tenant), TenantError> {
+pub(crate) async fn live_tenant_item(
+    store: &dyn Store,
+    id: &str,
+) -> Result<(Item, Tenant), TenantError> {
     match tenant_item(store, id).await? {
         None => Err(TenantError::NotFound(id.to_string())),
         Some((_, t)) if t.deleting => Err(TenantError::Deleting(id.to_string())),

@@ -21,6 +21,7 @@ mod lifecycle;
 mod limits;
 mod lists;
 mod management;
+mod oauth;
 mod paging;
 mod race;
 mod replay;
