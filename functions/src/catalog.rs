@@ -93,5 +93,7 @@ pub const MANAGEMENT_BINARIES: [&str; 4] = [
     "manage_activity",
     "manage_republish",
 ];
+/// The binary of the OAuth 2.0 token endpoint (`POST /oauth/token`, no Lambda authorizer).
+pub const OAUTH_TOKEN_BINARY: &str = "oauth_token";
 /// The binary of Emergency Logout (`POST /admin/...`, IAM-authorised).
 pub const EMERGENCY_LOGOUT_BINARY: &str = "emergency_logout";

@@ -19,6 +19,7 @@ pub mod emergency;
 pub mod events;
 pub mod manage;
 pub mod metrics;
+pub mod oauth;
 pub mod telemetry;
 
 use std::sync::Arc;
@@ -171,6 +172,25 @@ pub fn run_management(concern: scim_shared::manage::Concern) -> Result<(), RunEr
             handler = handler.with_publisher(Arc::new(event_bridge_from_env()?));
         }
         let handler = Arc::new(handler);
+        lambda_http::run(lambda_http::service_fn(move |request| {
+            let handler = handler.clone();
+            async move { Ok::<_, std::convert::Infallible>(handler.handle(request).await) }
+        }))
+        .await
+        .map_err(|e| RunError::Lambda(e.to_string()))
+    })
+}
+
+/// Runs the OAuth 2.0 token function (`POST /oauth/token`): federated clients' key sets are
+/// fetched over HTTPS when an assertion first needs them, never at start-up.
+pub fn run_oauth_token() -> Result<(), RunError> {
+    block_on(async {
+        let store = Arc::new(DynamoStore::new(dynamodb_client(), table_name()?));
+        let jwks = Arc::new(scim_shared::oauth::Jwks::from_env());
+        let endpoint = scim_shared::oauth::TokenEndpoint::new(store, jwks);
+        let handler = Arc::new(
+            oauth::TokenHandler::new(endpoint).with_metrics(metrics::namespace_from_env()),
+        );
         lambda_http::run(lambda_http::service_fn(move |request| {
             let handler = handler.clone();
             async move { Ok::<_, std::convert::Infallible>(handler.handle(request).await) }

@@ -28,6 +28,8 @@ struct Tokens {
     acme: String,
     globex: String,
     revoked: String,
+    /// An OAuth access token of acme's client.
+    access: String,
 }
 
 /// Tenants `acme` and `globex`, a live token each, and a revoked token of acme.
@@ -42,6 +44,14 @@ async fn setup() -> (Service, Recording, Tokens) {
         .expect("revoke");
     let (acme, _) = tenant::issue_token(&store, "acme").await.expect("token");
     let (globex, _) = tenant::issue_token(&store, "globex").await.expect("token");
+    let (client, secret) = tenant::clients::create(&store, "acme", None)
+        .await
+        .expect("client");
+    let secret_id = client.secret_id(&secret.expect("secret")).map(str::to_string);
+    let (access, _) = scim_shared::oauth::AccessTokens::new()
+        .issue(&store, &client, secret_id.as_deref())
+        .await
+        .expect("access token");
     store.take();
     let service = Service::new(Arc::new(store.clone()) as Arc<dyn Store>, Limits::default());
     (
@@ -51,6 +61,7 @@ async fn setup() -> (Service, Recording, Tokens) {
             acme,
             globex,
             revoked,
+            access,
         },
     )
 }
@@ -244,6 +255,8 @@ async fn the_functions_act_for_the_tenant_the_authorizer_put_in_the_context() {
 async fn the_authorizer_is_granted_exactly_the_reads_of_token_items_it_makes() {
     let (service, store, tokens) = setup().await;
     allowed(&service, &format!("Bearer {}", tokens.acme)).await;
+    let access = allowed(&service, &format!("Bearer {}", tokens.access)).await;
+    assert_eq!(access.context["tenantId"], "acme", "an access token stands for its tenant");
     let _ = authorize(
         &service,
         &event(Some(&format!("Bearer {}", tokens.revoked))),
@@ -262,7 +275,7 @@ async fn the_authorizer_is_granted_exactly_the_reads_of_token_items_it_makes() {
         used,
         BTreeSet::from([("dynamodb:GetItem".to_string(), TABLE.to_string())])
     );
-    // template.yaml restricts the read to partitions starting with TOKEN#: token items only.
+    // template.yaml restricts the read to token items, OAuth clients and the deployment key.
     assert!(keys::token("ab12").pk.starts_with("TOKEN#"));
     assert!(
         !keys::resource("acme", ResourceKind::User, "1")
@@ -287,6 +300,6 @@ async fn the_authorizer_is_granted_exactly_the_reads_of_token_items_it_makes() {
                 "dynamodb:LeadingKeys"
             ]
         )),
-        ["TOKEN#*"]
+        ["TOKEN#*", "T#*#CLIENTS", "CURSORKEY"]
     );
 }

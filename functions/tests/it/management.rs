@@ -139,6 +139,18 @@ fn tenants_calls() -> Vec<Call> {
         call("DELETE", "/tenants/{tenant}/tokens/{token}", 404)
             .param("tenant", "globex")
             .param("token", "nosuchtoken"),
+        call("POST", "/tenants/{tenant}/clients", 201).param("tenant", "globex"),
+        call("GET", "/tenants/{tenant}/clients", 200).param("tenant", "globex"),
+        call("POST", "/tenants/{tenant}/clients/{client}/secrets", 404)
+            .param("tenant", "globex")
+            .param("client", "globex.nosuchclient"),
+        call("DELETE", "/tenants/{tenant}/clients/{client}/secrets/{secret}", 404)
+            .param("tenant", "globex")
+            .param("client", "globex.nosuchclient")
+            .param("secret", "nosuchsecret"),
+        call("DELETE", "/tenants/{tenant}/clients/{client}", 404)
+            .param("tenant", "globex")
+            .param("client", "globex.nosuchclient"),
         call("DELETE", "/tenants/{tenant}", 200).param("tenant", "acme"),
     ]
 }

@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex};
 
 use scim_functions::{
     AUTHORIZER_BINARY, EMERGENCY_LOGOUT_BINARY, EVENTS_BINARY, FUNCTIONS, Function,
-    MANAGEMENT_BINARIES,
+    MANAGEMENT_BINARIES, OAUTH_TOKEN_BINARY,
 };
 use scim_shared::protocol::http::BASE_PATH;
 use scim_shared::protocol::router::ROUTES;
@@ -27,7 +27,10 @@ use support::{at, functions, http, render, resources, str_at, strings, template}
 fn template_routes(t: &Yaml) -> Vec<(String, String, String)> {
     let mut out = Vec::new();
     for (id, binary, f) in functions(t) {
-        if binary == EMERGENCY_LOGOUT_BINARY || MANAGEMENT_BINARIES.contains(&binary.as_str()) {
+        if binary == EMERGENCY_LOGOUT_BINARY
+            || binary == OAUTH_TOKEN_BINARY
+            || MANAGEMENT_BINARIES.contains(&binary.as_str())
+        {
             continue;
         }
         let Some(events) = at(f, &["Properties", "Events"]).and_then(Yaml::as_mapping) else {
@@ -138,7 +141,15 @@ fn every_function_is_its_own_binary_built_by_cargo_lambda() {
     binaries.sort();
     let mut expected: Vec<String> = FUNCTIONS.iter().map(|f| f.binary.to_string()).collect();
     expected
-        .extend([AUTHORIZER_BINARY, EVENTS_BINARY, EMERGENCY_LOGOUT_BINARY].map(str::to_string));
+        .extend(
+            [
+                AUTHORIZER_BINARY,
+                EVENTS_BINARY,
+                EMERGENCY_LOGOUT_BINARY,
+                OAUTH_TOKEN_BINARY,
+            ]
+            .map(str::to_string),
+        );
     expected.extend(MANAGEMENT_BINARIES.map(str::to_string));
     expected.sort();
     assert_eq!(binaries, expected);
@@ -428,6 +439,7 @@ fn every_function_is_in_its_alarms() {
         }
         let answers_requests = Function::by_binary(&binary).is_some()
             || binary == EMERGENCY_LOGOUT_BINARY
+            || binary == OAUTH_TOKEN_BINARY
             || MANAGEMENT_BINARIES.contains(&binary.as_str());
         if answers_requests && binary != scim_functions::BULK.binary {
             assert!(

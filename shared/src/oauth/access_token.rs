@@ -7,7 +7,7 @@
 //! costs as well): a revoked client or secret, or a deleted tenant (its clients go first),
 //! refuses the token at the next authorization, and the client's copy of the tenant's settings
 //! is current. The key is derived from the deployment's cursor key (`ops::cursor`) and read
-//! once per process.
+//! once per process (the token endpoint creates the cursor key if the deployment has none).
 
 use hmac::{Hmac, KeyInit, Mac};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
@@ -56,18 +56,28 @@ impl AccessTokens {
         AccessTokens::default()
     }
 
-    async fn key(&self, store: &dyn Store) -> ScimResult<&[u8]> {
-        self.key
-            .get_or_try_init(|| async {
-                let base = cursor::signing_key(store).await?;
-                // A key of its own, so that no cursor MAC is ever a token signature.
-                let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(&base)
-                    .map_err(|e| ScimError::Internal(format!("access token key: {e}")))?;
-                mac.update(b"scim-serverless oauth access token v1");
-                Ok::<_, ScimError>(mac.finalize().into_bytes().to_vec())
-            })
-            .await
-            .map(Vec::as_slice)
+    /// The access-token key, derived from the deployment's cursor key. With `create`, the
+    /// cursor key is made if the deployment has none yet (the token endpoint, which issues);
+    /// without, a deployment without one has no key (the authorizer, which only reads: no token
+    /// can have been issued).
+    async fn key(&self, store: &dyn Store, create: bool) -> ScimResult<Option<&[u8]>> {
+        if let Some(key) = self.key.get() {
+            return Ok(Some(key));
+        }
+        let base = if create {
+            Some(cursor::signing_key(store).await?)
+        } else {
+            cursor::existing_signing_key(store).await?
+        };
+        let Some(base) = base else {
+            return Ok(None);
+        };
+        // A key of its own, so that no cursor MAC is ever a token signature.
+        let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(&base)
+            .map_err(|e| ScimError::Internal(format!("access token key: {e}")))?;
+        mac.update(b"scim-serverless oauth access token v1");
+        let derived = mac.finalize().into_bytes().to_vec();
+        Ok(Some(self.key.get_or_init(|| async { derived }).await))
     }
 
     /// A new access token for `client`, authenticated with `secret_id` (or federated), and its
@@ -89,7 +99,11 @@ impl AccessTokens {
             exp: now + LIFETIME_SECONDS,
             jti: uuid::Uuid::now_v7().to_string(),
         };
-        let key = EncodingKey::from_secret(self.key(store).await?)
+        let secret = self
+            .key(store, true)
+            .await?
+            .ok_or_else(|| ScimError::Internal("no access token key".into()))?;
+        let key = EncodingKey::from_secret(secret)
             .map_err(|e| ScimError::Internal(format!("access token key: {e}")))?;
         let token = jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &key)
             .map_err(|e| ScimError::Internal(format!("signing an access token: {e}")))?;
@@ -99,7 +113,10 @@ impl AccessTokens {
     /// The caller an access token stands for, or `None` when it is not one of ours, is expired,
     /// or its client (or secret) is revoked.
     pub async fn authorize(&self, store: &dyn Store, token: &str) -> ScimResult<Option<Principal>> {
-        let key = DecodingKey::from_secret(self.key(store).await?)
+        let Some(secret) = self.key(store, false).await? else {
+            return Ok(None);
+        };
+        let key = DecodingKey::from_secret(secret)
             .map_err(|e| ScimError::Internal(format!("access token key: {e}")))?;
         let mut validation = Validation::new(Algorithm::HS256);
         validation.leeway = 0;
@@ -194,7 +211,12 @@ mod tests {
             .secret_id(&secret.expect("secret"))
             .map(str::to_string);
         let tokens = AccessTokens::new();
-        let key = tokens.key(&store).await.expect("key").to_vec();
+        let key = tokens
+            .key(&store, true)
+            .await
+            .expect("key")
+            .expect("created")
+            .to_vec();
         let now = clock::now().unix_timestamp();
         let sign = |claims: &Claims| {
             jsonwebtoken::encode(

@@ -71,6 +71,18 @@ pub async fn signing_key(store: &dyn Store) -> ScimResult<Vec<u8>> {
     }
 }
 
+/// The deployment's signing key if it exists (from [`KEY_ENV`] or the table), without creating
+/// it: for readers that may only read (the authorizer checking an access token).
+pub async fn existing_signing_key(store: &dyn Store) -> ScimResult<Option<Vec<u8>>> {
+    if let Some(k) = std::env::var(KEY_ENV).ok().filter(|k| !k.is_empty()) {
+        return Ok(Some(k.into_bytes()));
+    }
+    match store.get(&key_item()).await? {
+        Some(item) => decode_key(&item).map(Some),
+        None => Ok(None),
+    }
+}
+
 fn decode_key(item: &Item) -> ScimResult<Vec<u8>> {
     URL_SAFE_NO_PAD
         .decode(&item.body)

@@ -780,6 +780,7 @@ impl Front {
                 Ok(context) => (self.identity(&incoming, None), Some(context)),
                 Err(response) => return response,
             },
+            RouteAuth::Open => (self.identity(&incoming, None), None),
             RouteAuth::Iam => {
                 let host = incoming
                     .headers

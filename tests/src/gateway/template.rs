@@ -110,6 +110,10 @@ pub enum RouteAuth {
     Authorizer,
     /// `AWS_IAM`: a SigV4-signed request.
     Iam,
+    /// `NONE`: no authorization; the function is invoked for every request (AWS SAM,
+    /// `ApiFunctionAuth.Authorizer`: "If you have specified a Global Authorizer on the API and
+    /// want to make a specific Function public, override by setting Authorizer to NONE").
+    Open,
 }
 
 /// One method on one resource path, integrated with a function (Lambda proxy).
@@ -557,6 +561,7 @@ fn function_routes(
         {
             None => RouteAuth::Authorizer,
             Some(a) if a == "AWS_IAM" => RouteAuth::Iam,
+            Some(a) if a == "NONE" => RouteAuth::Open,
             Some(other) => return Err(shape(format!("{id}: authorizer {other}"))),
         };
         out.push(Route {
