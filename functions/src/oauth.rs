@@ -13,7 +13,6 @@ use tracing::Instrument;
 
 use crate::{OAUTH_TOKEN_BINARY, metrics, telemetry};
 
-
 /// Handles the token route.
 #[derive(Debug, Clone)]
 pub struct TokenHandler {

@@ -47,7 +47,9 @@ async fn setup() -> (Service, Recording, Tokens) {
     let (client, secret) = tenant::clients::create(&store, "acme", None)
         .await
         .expect("client");
-    let secret_id = client.secret_id(&secret.expect("secret")).map(str::to_string);
+    let secret_id = client
+        .secret_id(&secret.expect("secret"))
+        .map(str::to_string);
     let (access, _) = scim_shared::oauth::AccessTokens::new()
         .issue(&store, &client, secret_id.as_deref())
         .await
@@ -256,7 +258,10 @@ async fn the_authorizer_is_granted_exactly_the_reads_of_token_items_it_makes() {
     let (service, store, tokens) = setup().await;
     allowed(&service, &format!("Bearer {}", tokens.acme)).await;
     let access = allowed(&service, &format!("Bearer {}", tokens.access)).await;
-    assert_eq!(access.context["tenantId"], "acme", "an access token stands for its tenant");
+    assert_eq!(
+        access.context["tenantId"], "acme",
+        "an access token stands for its tenant"
+    );
     let _ = authorize(
         &service,
         &event(Some(&format!("Bearer {}", tokens.revoked))),

@@ -144,10 +144,14 @@ fn tenants_calls() -> Vec<Call> {
         call("POST", "/tenants/{tenant}/clients/{client}/secrets", 404)
             .param("tenant", "globex")
             .param("client", "globex.nosuchclient"),
-        call("DELETE", "/tenants/{tenant}/clients/{client}/secrets/{secret}", 404)
-            .param("tenant", "globex")
-            .param("client", "globex.nosuchclient")
-            .param("secret", "nosuchsecret"),
+        call(
+            "DELETE",
+            "/tenants/{tenant}/clients/{client}/secrets/{secret}",
+            404,
+        )
+        .param("tenant", "globex")
+        .param("client", "globex.nosuchclient")
+        .param("secret", "nosuchsecret"),
         call("DELETE", "/tenants/{tenant}/clients/{client}", 404)
             .param("tenant", "globex")
             .param("client", "globex.nosuchclient"),

@@ -140,16 +140,15 @@ fn every_function_is_its_own_binary_built_by_cargo_lambda() {
     let mut binaries: Vec<String> = functions(&t).into_iter().map(|(_, b, _)| b).collect();
     binaries.sort();
     let mut expected: Vec<String> = FUNCTIONS.iter().map(|f| f.binary.to_string()).collect();
-    expected
-        .extend(
-            [
-                AUTHORIZER_BINARY,
-                EVENTS_BINARY,
-                EMERGENCY_LOGOUT_BINARY,
-                OAUTH_TOKEN_BINARY,
-            ]
-            .map(str::to_string),
-        );
+    expected.extend(
+        [
+            AUTHORIZER_BINARY,
+            EVENTS_BINARY,
+            EMERGENCY_LOGOUT_BINARY,
+            OAUTH_TOKEN_BINARY,
+        ]
+        .map(str::to_string),
+    );
     expected.extend(MANAGEMENT_BINARIES.map(str::to_string));
     expected.sort();
     assert_eq!(binaries, expected);

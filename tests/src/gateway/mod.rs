@@ -92,6 +92,10 @@ pub struct Config {
     pub base64_bodies: bool,
     /// The loopback port (0: any free one).
     pub port: u16,
+    /// Variables every function gets beside the template's (a test's setting, such as
+    /// `SCIM_ALLOW_LOOPBACK_JWKS` for a key server on loopback; a stack sets them in
+    /// `Environment`).
+    pub environment: BTreeMap<String, String>,
 }
 
 impl Config {
@@ -120,6 +124,7 @@ impl Config {
             max_processes: 4,
             base64_bodies: false,
             port: 0,
+            environment: BTreeMap::new(),
         }
     }
 }
@@ -259,6 +264,7 @@ impl Gateway {
             .await?;
             tasks.push(task);
             let mut environment = f.environment.clone();
+            environment.extend(config.environment.clone());
             let name = format!("{STACK}-{}", f.logical_id);
             for (k, v) in [
                 ("AWS_REGION", config.region.as_str()),

@@ -828,3 +828,39 @@ async fn a_call_outside_a_functions_policy_is_refused_and_reported() {
     d.delete_table().await;
     let _ = std::fs::remove_file(file);
 }
+
+/// A gateway whose functions fetch key sets from a loopback key server.
+async fn with_loopback_jwks() -> Deployed {
+    Deployed::with(|c| {
+        c.environment
+            .insert(tenant::clients::LOOPBACK_JWKS_ENV.into(), "1".into());
+    })
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs the Lambda bootstraps and DynamoDB Local: tests/run.sh runs it"]
+async fn the_token_function_issues_access_tokens_the_authorizer_takes_for_their_tenant_only() {
+    let d = with_loopback_jwks().await;
+    let url = d.gateway.tenant_url();
+    let root = url.trim_end_matches(scim_shared::protocol::http::BASE_PATH);
+    crate::oauth::secret_clients_get_tokens_for_their_tenant_only(root, &url, &*d.store).await;
+    crate::oauth::every_token_error_is_the_rfc_6749_answer(root, &url, &*d.store).await;
+    d.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs the Lambda bootstraps and DynamoDB Local: tests/run.sh runs it"]
+async fn federated_clients_get_access_tokens_through_the_token_function() {
+    let d = with_loopback_jwks().await;
+    let url = d.gateway.tenant_url();
+    let root = url.trim_end_matches(scim_shared::protocol::http::BASE_PATH);
+    crate::oauth::federated_clients_are_held_to_their_four_values(
+        root,
+        &url,
+        &*d.store,
+        scim_shared::oauth::jwks::REFETCH_INTERVAL,
+    )
+    .await;
+    d.finish().await;
+}
