@@ -52,7 +52,7 @@ pub fn service_provider_config(ctx: &Ctx<'_>) -> ScimResponse {
             "authenticationSchemes": [{
                 "type": "oauthbearertoken",
                 "name": "Bearer token",
-                "description": "The tenant's Secret Token in an 'Authorization: Bearer' header.",
+                "description": "In an 'Authorization: Bearer' header: the tenant's Secret Token, or an access token of the OAuth 2.0 token endpoint /oauth/token beside /scim/v2 (client credentials with a client secret, or a client assertion: RFC 6749 §4.4, RFC 7523).",
                 "primary": true,
             }],
             "meta": {
