@@ -83,6 +83,9 @@ async fn populate(srv: &TestServer, client: &Scim, t: &str) {
     webhook::set(&*srv.store, t, "http://127.0.0.1:9/previous-owner")
         .await
         .expect("webhook");
+    tenant::clients::create(&*srv.store, t, None)
+        .await
+        .expect("OAuth client");
 
     let now = clock::now().unix_timestamp();
     let mut writes = Vec::new();
@@ -101,6 +104,15 @@ async fn populate(srv: &TestServer, client: &Scim, t: &str) {
             condition: Condition::None,
         });
     }
+    // The replay marker of a federated client's assertion.
+    writes.push(Write::Put {
+        item: Item {
+            key: keys::assertion_id(t, &format!("{t}.client"), "jti-1"),
+            expires_at: Some(now + 600),
+            ..Item::default()
+        },
+        condition: Condition::None,
+    });
     writes.push(Write::Put {
         item: Item {
             key: keys::member_edge(t, ResourceKind::User, "gone", &eng),
