@@ -538,9 +538,7 @@ mod tests {
                     TenantItem::RoleRules => at(role_rules(t), None),
                     TenantItem::Webhook => at(webhook(t), None),
                     TenantItem::OAuthClient => at(oauth_client(t, &format!("{t}.c")), None),
-                    TenantItem::AssertionId => {
-                        at(assertion_id(t, &format!("{t}.c"), "jti"), None)
-                    }
+                    TenantItem::AssertionId => at(assertion_id(t, &format!("{t}.c"), "jti"), None),
                 };
                 (kind, item)
             })
