@@ -29,6 +29,8 @@ struct AppState {
     client: reqwest::Client,
     /// Public base URL (e.g. behind a proxy); derived from the Host header when unset.
     public_url: Option<String>,
+    /// The OAuth 2.0 token endpoint (`POST /oauth/token`).
+    tokens: Arc<TokenEndpoint>,
 }
 
 /// How long `serve` keeps a token's authorization unless told otherwise.
@@ -44,25 +46,23 @@ pub fn app(
     auth_ttl: Duration,
     jwks: Arc<Jwks>,
 ) -> Router {
-    let tokens = TokenEndpoint::new(service.store().clone(), jwks);
-    let token_route = Router::new()
-        .route(oauth::TOKEN_PATH, axum::routing::post(token))
-        .with_state(Arc::new(tokens));
+    let tokens = Arc::new(TokenEndpoint::new(service.store().clone(), jwks));
     Router::new()
+        .route(oauth::TOKEN_PATH, axum::routing::post(token))
         .fallback(handle)
         .with_state(AppState {
             service,
             auth: Arc::new(AuthCache::new(auth_ttl)),
             client: crate::webhook::client(),
             public_url,
+            tokens,
         })
-        .merge(token_route)
 }
 
 /// `POST /oauth/token`: the OAuth 2.0 token endpoint (`scim_shared::oauth`), as the token
 /// function answers it on AWS.
 async fn token(
-    State(endpoint): State<Arc<TokenEndpoint>>,
+    State(state): State<AppState>,
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Response<Body> {
@@ -71,7 +71,7 @@ async fn token(
         content_type: header_str(&headers, header::CONTENT_TYPE).map(str::to_string),
         body: body.to_vec(),
     };
-    let response = match catch_panic(endpoint.handle(&req)).await {
+    let response = match catch_panic(state.tokens.handle(&req)).await {
         Ok(response) => response,
         Err(_) => oauth::OAuthError::Server("the request panicked".into()).response(),
     };

@@ -63,8 +63,9 @@ async fn serve(
         println!("  Secret Token: {token}");
         println!("The token is shown only this once; `scimctl token issue default` makes another.");
     }
+    eprintln!("scimctl serving {tenant_url}");
     eprintln!(
-        "scimctl serving {tenant_url} (OAuth token endpoint {})",
+        "OAuth token endpoint: {}",
         scim_shared::manage::token_url(&tenant_url)
     );
     let operator_token = match operator_token {

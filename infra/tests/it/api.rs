@@ -95,3 +95,63 @@ async fn the_admin_commands_manage_a_running_server_through_its_management_api()
     let store_only = refused(api(&["roles", "list", "globex"]));
     assert!(store_only.contains("not through --api"), "{store_only}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_oauth_client_made_through_the_api_gets_access_tokens_until_revoked() {
+    let logs = tempfile::tempdir().expect("logs");
+    let server = Server::start("memory", logs.path(), 0);
+    let api = |args: &[&str]| scimctl(server.root(), OPERATOR_TOKEN, args);
+    ok(api(&["tenant", "create", "globex"]));
+
+    let (created, said) = ok(api(&["client", "create", "globex"]));
+    let mut lines = created.lines();
+    let (id, secret) = (
+        lines.next().expect("the Client ID").to_string(),
+        lines.next().expect("the secret").to_string(),
+    );
+    assert!(
+        id.starts_with("globex.") && secret.starts_with("scimcs_"),
+        "{created}"
+    );
+    let token_url = format!("{}/oauth/token", server.root());
+    assert!(said.contains(&format!("Token URL: {token_url}")), "{said}");
+
+    let http = reqwest::Client::new();
+    let token = |secret: String| {
+        let (http, url, id) = (http.clone(), token_url.clone(), id.clone());
+        async move {
+            http.post(url)
+                .basic_auth(id, Some(secret))
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body("grant_type=client_credentials")
+                .send()
+                .await
+                .expect("token request")
+        }
+    };
+    let answer: serde_json::Value = token(secret.clone()).await.json().await.expect("JSON");
+    let access = answer["access_token"].as_str().expect("access_token");
+    let users = http
+        .get(format!("{}/Users", server.url))
+        .bearer_auth(access)
+        .send()
+        .await
+        .expect("list users");
+    assert_eq!(users.status(), 200, "the access token works for its tenant");
+
+    let (listed, _) = ok(api(&["client", "list", "globex"]));
+    assert!(
+        listed.starts_with(&id) && !listed.contains(&secret),
+        "{listed}"
+    );
+    let (second, _) = ok(api(&["client", "secret", "add", "globex", &id]));
+    assert_eq!(token(second.trim().to_string()).await.status(), 200);
+    ok(api(&["client", "revoke", "globex", &id]));
+    assert_eq!(
+        token(secret).await.status(),
+        401,
+        "a revoked client gets no token"
+    );
+    let missing = refused(api(&["client", "revoke", "globex", &id]));
+    assert!(missing.contains("does not exist"), "{missing}");
+}

@@ -44,7 +44,8 @@ pub enum Rule {
     ManagerValueFilter,
     /// `replace` at `attr[sub eq "x"].sub2` (Entra's `emails[type eq "work"].value`) becomes
     /// `add`, which sets the matching elements exactly as replace does and, unlike replace,
-    /// creates the element when none matches.
+    /// creates the element when none matches. A `replace` with `null` stays a replace: it
+    /// unassigns the sub-attribute of the matching elements.
     ValuePathReplace,
     /// `add` with `"value": null` adds nothing: it becomes an empty path-less add.
     NullAdd,
@@ -635,7 +636,9 @@ fn fix_path_value(
         }
     }
     let creates = parsed.filter.as_ref().is_some_and(is_equality_conjunction);
-    if replace && creates && sub.is_some() && attr.name != "members" {
+    // A `replace` with `null` unassigns (RFC 7643 §2.5): as an `add` it would add nothing.
+    let unassigns = member_mut(op, "value").is_none_or(|v| v.is_null());
+    if replace && creates && sub.is_some() && attr.name != "members" && !unassigns {
         if let Some(kind) = member_mut(op, "op") {
             *kind = Value::from("add");
         }
@@ -965,6 +968,26 @@ mod tests {
         );
         assert_eq!(ops[0]["op"], "replace");
         assert_eq!(ops[1]["op"], "replace");
+    }
+
+    #[test]
+    fn value_path_replace_with_null_unassigns_the_sub_attribute() {
+        let mut doc = bjensen();
+        doc["emails"] = json!([{"type": "work", "value": "a@example.com"},
+            {"type": "home", "value": "b@example.com"}]);
+        let rules = apply_user(
+            &mut doc,
+            json!([{"op": "Replace", "path": "emails[type eq \"work\"].value", "value": null}]),
+        );
+        assert_eq!(
+            rules,
+            ["op-case"],
+            "no rule turns the unassignment into an add"
+        );
+        assert_eq!(
+            doc["emails"],
+            json!([{"type": "work"}, {"type": "home", "value": "b@example.com"}])
+        );
     }
 
     #[test]
