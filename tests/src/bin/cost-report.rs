@@ -30,9 +30,13 @@ async fn main() -> anyhow::Result<()> {
          ConditionCheck, counted as a read); a group request that adds or removes users also\n\
          reads the tenant's role rules: all included in the request's columns. Every\n\
          provisioning request also writes its audit record (one PutItem), shown apart and\n\
-         included in the price. The token check (one GetItem, cached by the API Gateway\n\
-         authorizer) and the publication of the events (docs/events.md, cost per event) are not\n\
-         included.\n"
+         included in the price. A list or search whose filter is a key lookup (`eq` on id,\n\
+         userName, displayName or externalId) answers each resource as a GET does, `groups` or\n\
+         `members` included: the lookup plus one Query per resource of its memberships (a\n\
+         group's whole member list: send `excludedAttributes=members`, as Entra does, to skip\n\
+         it). The token check (one GetItem, cached by the API Gateway authorizer; an OAuth access\n\
+         token costs the same one GetItem, of its client) and the publication of the events\n\
+         (docs/events.md, cost per event) are not included.\n"
     );
     println!(
         "Prices: on-demand, US East (N. Virginia), ${USD_PER_MILLION_READ_UNITS} per million read\n\
