@@ -864,3 +864,19 @@ async fn federated_clients_get_access_tokens_through_the_token_function() {
     .await;
     d.finish().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs the Lambda bootstraps and DynamoDB Local: tests/run.sh runs it"]
+async fn microsofts_gallery_validation_passes_through_the_deployed_shape_with_each_credential() {
+    let d = with_loopback_jwks().await;
+    let url = d.gateway.tenant_url();
+    let root = url.trim_end_matches(scim_shared::protocol::http::BASE_PATH);
+    let store = &*d.store;
+    let by_token = d.tenant("gallery-token").await;
+    crate::oauth::microsofts_validation(root, &url, store, "gallery-token", &by_token).await;
+    let by_secret = crate::oauth::client_credentials_scim(root, &url, store, "gallery-cc").await;
+    crate::oauth::microsofts_validation(root, &url, store, "gallery-cc", &by_secret).await;
+    let by_assertion = crate::oauth::federated_scim(root, &url, store, "gallery-wif").await;
+    crate::oauth::microsofts_validation(root, &url, store, "gallery-wif", &by_assertion).await;
+    d.finish().await;
+}

@@ -12,6 +12,7 @@ mod bulk;
 mod cost;
 mod dialects;
 mod emergency;
+mod entra_gallery;
 mod errors;
 mod filters;
 mod gateway;

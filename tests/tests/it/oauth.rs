@@ -552,3 +552,171 @@ async fn revoking_a_client_or_its_secret_refuses_its_live_access_tokens() {
         .await
         .expect_error(401, None);
 }
+
+/// A client of a new tenant `id` whose bearer is an access token of a secret client, got as
+/// Microsoft's validation gets it (the secret in the form).
+pub(crate) async fn client_credentials_scim(
+    root: &str,
+    tenant_url: &str,
+    store: &dyn Store,
+    id: &str,
+) -> Scim {
+    let (scim, client, secret) = tenant_with_client(store, id, tenant_url).await;
+    let reply = token_request(
+        root,
+        &[CC, ("client_id", &client), ("client_secret", &secret)],
+        None,
+    )
+    .await;
+    scim.with_token(Some(&access_token(&reply)))
+}
+
+/// A client of a new tenant `id` whose bearer is an access token of a federated client, got
+/// with an assertion as Entra signs it; the key server must outlive the client's use of it only
+/// for the token request.
+pub(crate) async fn federated_scim(
+    root: &str,
+    tenant_url: &str,
+    store: &dyn Store,
+    id: &str,
+) -> Scim {
+    let key = IssuerKey::load("issuer-key-1.pem", "key-1");
+    let keys = KeyServer::start(&[&key]).await;
+    tenant::create_tenant(store, id).await.expect("tenant");
+    let (client, _) = clients::create(store, id, Some(federation(&keys.url)))
+        .await
+        .expect("federated client");
+    let reply = token_request(
+        root,
+        &[
+            CC,
+            ("client_id", &client.id),
+            ("client_assertion_type", JWT_BEARER),
+            ("client_assertion", &key.sign(&entra_claims())),
+        ],
+        None,
+    )
+    .await;
+    Scim::new(tenant_url, Some(&access_token(&reply)))
+}
+
+/// Microsoft's `Validate_Credentials_Test` as its Logic App runs it (SCIMTests_Workflow.json at
+/// df8c112): the secret in the form, no scope; 2xx with an `access_token`; `expires_in` (3600 if
+/// absent) from 60 to 360 whole minutes; then `GET /Users?startIndex=1&count=1` with the token,
+/// 2xx.
+pub(crate) async fn validate_credentials_test(
+    root: &str,
+    tenant_url: &str,
+    client_id: &str,
+    secret: &str,
+) -> Result<(), String> {
+    let reply = token_request(
+        root,
+        &[CC, ("client_id", client_id), ("client_secret", secret)],
+        None,
+    )
+    .await;
+    if !(200..300).contains(&reply.status) {
+        return Err(format!(
+            "Token endpoint returned HTTP {}. Expected 2xx.",
+            reply.status
+        ));
+    }
+    let Some(token) = reply.body["access_token"]
+        .as_str()
+        .filter(|t| !t.is_empty())
+    else {
+        return Err(
+            "Token endpoint returned 2xx but response did not contain an access_token field."
+                .into(),
+        );
+    };
+    let minutes = match &reply.body["expires_in"] {
+        Value::Null => 60,
+        v => v.as_i64().ok_or("expires_in is not a number")? / 60,
+    };
+    if !(60..=360).contains(&minutes) {
+        return Err(format!(
+            "Token validity is {minutes} minutes; 60 to 360 are required."
+        ));
+    }
+    let users = Scim::new(tenant_url, Some(token))
+        .get("/Users?startIndex=1&count=1")
+        .await;
+    if !(200..300).contains(&users.status) {
+        return Err(format!(
+            "SCIM /Users returned HTTP {}. Expected 2xx.",
+            users.status
+        ));
+    }
+    Ok(())
+}
+
+/// Microsoft's `Federated_Identity_Test`, RFC 7523 branch, as its Logic App runs it: Entra's token
+/// as the client assertion, with the Logic App's extra `baseAddress`; 2xx with an `access_token`.
+pub(crate) async fn federated_identity_test(
+    root: &str,
+    client_id: &str,
+    assertion: &str,
+    base_address: &str,
+) -> Result<(), String> {
+    let reply = token_request(
+        root,
+        &[
+            CC,
+            ("client_id", client_id),
+            ("client_assertion", assertion),
+            ("client_assertion_type", JWT_BEARER),
+            ("baseAddress", base_address),
+        ],
+        None,
+    )
+    .await;
+    match reply.body["access_token"].as_str() {
+        Some(t) if (200..300).contains(&reply.status) && !t.is_empty() => Ok(()),
+        _ => Err(format!(
+            "the federated token request answered {}: {}",
+            reply.status, reply.body
+        )),
+    }
+}
+
+/// Microsoft's whole validation against one host: the 22 directory tests of `entra_gallery` run
+/// concurrently with `scim` (whose bearer is a Secret Token or an access token), and both
+/// credential tests for tenant `tenant` (an OAuth client and a federated client made for them).
+pub(crate) async fn microsofts_validation(
+    root: &str,
+    tenant_url: &str,
+    store: &dyn Store,
+    tenant_id: &str,
+    scim: &Scim,
+) {
+    let (client, secret) = clients::create(store, tenant_id, None)
+        .await
+        .expect("client");
+    let key = IssuerKey::load("issuer-key-1.pem", "key-1");
+    let keys = KeyServer::start(&[&key]).await;
+    let (federated, _) = clients::create(store, tenant_id, Some(federation(&keys.url)))
+        .await
+        .expect("federated client");
+    let secret = secret.expect("secret");
+    let assertion = key.sign(&entra_claims());
+    let (report, credentials, federated) = tokio::join!(
+        crate::entra_gallery::every_test(scim),
+        validate_credentials_test(root, tenant_url, &client.id, &secret),
+        federated_identity_test(root, &federated.id, &assertion, tenant_url),
+    );
+    report.verdict().unwrap_or_else(|e| panic!("{e}"));
+    credentials.unwrap_or_else(|e| panic!("Validate_Credentials_Test: {e}"));
+    federated.unwrap_or_else(|e| panic!("Federated_Identity_Test: {e}"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn microsofts_validation_passes_with_a_client_credentials_token_and_a_federated_one() {
+    let srv = TestServer::start().await;
+    let root = srv.root();
+    let by_secret = client_credentials_scim(root, &srv.base, &*srv.store, "gallery-cc").await;
+    microsofts_validation(root, &srv.base, &*srv.store, "gallery-cc", &by_secret).await;
+    let by_assertion = federated_scim(root, &srv.base, &*srv.store, "gallery-wif").await;
+    microsofts_validation(root, &srv.base, &*srv.store, "gallery-wif", &by_assertion).await;
+}
