@@ -152,11 +152,14 @@ fn event_of(root: &Path, binary: &str) -> Result<String> {
         "emergency_logout" => data.join("admin/emergency_logout.json"),
         "discovery" => data.join("discovery.service-provider-config.json"),
         "search" => data.join("search.root.json"),
+        "oauth_token" => data.join("oauth/token.json"),
         other => data.join(format!("{other}.json")),
     };
     let text = std::fs::read_to_string(&file).with_context(|| format!("{}", file.display()))?;
     Ok(text
         .replace("{{authorization}}", "Bearer scim_timing-token-not-issued")
+        .replace("{{client_id}}", "acme.timing-client-not-created")
+        .replace("{{client_secret}}", "scimcs_timing-secret")
         .replace("{{user1}}", SOME_ID)
         .replace("{{user2}}", SOME_ID)
         .replace("{{group1}}", SOME_ID))

@@ -9,5 +9,6 @@ mod emergency;
 mod events;
 mod fixtures;
 mod management;
+mod oauth;
 mod support;
 mod template;
