@@ -159,14 +159,20 @@ mod tests {
     use crate::store::EmbeddedStore;
     use crate::tenant;
 
-    #[tokio::test]
-    async fn a_token_stands_for_its_tenant_until_its_secret_or_client_is_revoked() {
+    /// A store with tenant `acme`, a secret client of it and the id of its secret.
+    async fn acme_client() -> (EmbeddedStore, Client, Option<String>) {
         let store = EmbeddedStore::in_memory().expect("store");
         tenant::create_tenant(&store, "acme").await.expect("tenant");
         let (client, secret) = clients::create(&store, "acme", None).await.expect("client");
         let sid = client
             .secret_id(&secret.expect("secret"))
             .map(str::to_string);
+        (store, client, sid)
+    }
+
+    #[tokio::test]
+    async fn a_token_stands_for_its_tenant_until_its_secret_or_client_is_revoked() {
+        let (store, client, sid) = acme_client().await;
         let tokens = AccessTokens::new();
         let (token, lifetime) = tokens
             .issue(&store, &client, sid.as_deref())
@@ -204,12 +210,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_tampered_or_expired_token_is_refused() {
-        let store = EmbeddedStore::in_memory().expect("store");
-        tenant::create_tenant(&store, "acme").await.expect("tenant");
-        let (client, secret) = clients::create(&store, "acme", None).await.expect("client");
-        let sid = client
-            .secret_id(&secret.expect("secret"))
-            .map(str::to_string);
+        let (store, client, sid) = acme_client().await;
         let tokens = AccessTokens::new();
         let key = tokens
             .key(&store, true)

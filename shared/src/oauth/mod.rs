@@ -68,16 +68,7 @@ impl TokenResponse {
 
     /// The HTTP response, with `body` as its body.
     pub fn to_http<B>(&self, body: B) -> http::Response<B> {
-        let mut response = http::Response::new(body);
-        *response.status_mut() = http::StatusCode::from_u16(self.status)
-            .unwrap_or(http::StatusCode::INTERNAL_SERVER_ERROR);
-        let headers = response.headers_mut();
-        for (name, value) in self.headers() {
-            if let Ok(v) = http::HeaderValue::from_str(&value) {
-                headers.insert(name, v);
-            }
-        }
-        response
+        crate::protocol::http::http_response(self.status, self.headers(), body)
     }
 }
 

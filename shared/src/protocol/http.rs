@@ -147,16 +147,7 @@ impl ScimResponse {
     /// The response as the `http` crate's, with the entry point's own body type: status (500
     /// for a code outside HTTP's range) and [`Self::headers`].
     pub fn to_http<B>(&self, body: B) -> http::Response<B> {
-        let mut response = http::Response::new(body);
-        *response.status_mut() = http::StatusCode::from_u16(self.status)
-            .unwrap_or(http::StatusCode::INTERNAL_SERVER_ERROR);
-        let headers = response.headers_mut();
-        for (name, value) in self.headers() {
-            if let Ok(v) = http::HeaderValue::from_str(&value) {
-                headers.insert(name, v);
-            }
-        }
-        response
+        http_response(self.status, self.headers(), body)
     }
 
     /// The body serialized.
@@ -166,4 +157,23 @@ impl ScimResponse {
             .map(|b| serde_json::to_vec(b).unwrap_or_default())
             .unwrap_or_default()
     }
+}
+
+/// An HTTP response of the `http` crate with the entry point's own body type: `status` (500 for
+/// a code outside HTTP's range) and `headers` (a value that is no valid header is left out).
+pub fn http_response<B>(
+    status: u16,
+    headers: Vec<(&'static str, String)>,
+    body: B,
+) -> http::Response<B> {
+    let mut response = http::Response::new(body);
+    *response.status_mut() =
+        http::StatusCode::from_u16(status).unwrap_or(http::StatusCode::INTERNAL_SERVER_ERROR);
+    let map = response.headers_mut();
+    for (name, value) in headers {
+        if let Ok(v) = http::HeaderValue::from_str(&value) {
+            map.insert(name, v);
+        }
+    }
+    response
 }

@@ -626,8 +626,19 @@ mod tests {
         );
         assert_eq!(
             iam.len(),
-            1 + 8 + 4 + 2 + 1,
+            1 + 13 + 4 + 2 + 1,
             "Emergency Logout and the management API's routes"
+        );
+        let open: Vec<(&str, &str, &str)> = stack
+            .routes
+            .iter()
+            .filter(|r| r.auth == RouteAuth::Open)
+            .map(|r| (r.method.as_str(), r.path.as_str(), r.binary.as_str()))
+            .collect();
+        assert_eq!(
+            open,
+            [("POST", "/oauth/token", "oauth_token")],
+            "the one route without authorization: the token endpoint"
         );
         assert_eq!(stack.authorizer.binary, "authorizer");
         assert_eq!(stack.authorizer.headers, ["Authorization"]);
@@ -681,7 +692,7 @@ mod tests {
         assert_eq!(authorizer.statements[0].resources, [table]);
         assert_eq!(
             authorizer.statements[0].leading_keys.as_deref(),
-            Some(&["TOKEN#*".to_string()][..])
+            Some(&["TOKEN#*", "T#*#CLIENTS", "CURSORKEY"].map(String::from)[..])
         );
         let events = &stack.functions["events"];
         assert_eq!(

@@ -35,6 +35,21 @@ async fn tenant_with_client(
     )
 }
 
+/// A token request with a client assertion for `client_id`, as Entra sends it.
+async fn present_assertion(root: &str, client_id: &str, assertion: &str) -> scim_tests::Reply {
+    token_request(
+        root,
+        &[
+            CC,
+            ("client_id", client_id),
+            ("client_assertion_type", JWT_BEARER),
+            ("client_assertion", assertion),
+        ],
+        None,
+    )
+    .await
+}
+
 #[track_caller]
 fn refused(reply: &scim_tests::Reply, status: u16, error: &str) {
     assert_eq!(reply.status, status, "{}", reply.body);
@@ -453,17 +468,7 @@ pub(crate) async fn federated_clients_are_held_to_their_four_values(
     let (unreachable, _) = clients::create(store, "oauth-wif", Some(federation(&closed)))
         .await
         .expect("client");
-    let reply = token_request(
-        root,
-        &[
-            CC,
-            ("client_id", &unreachable.id),
-            ("client_assertion_type", JWT_BEARER),
-            ("client_assertion", &key1.sign(&entra_claims())),
-        ],
-        None,
-    )
-    .await;
+    let reply = present_assertion(root, &unreachable.id, &key1.sign(&entra_claims())).await;
     refused(&reply, 401, "invalid_client");
     assert!(
         reply.body["error_description"]
@@ -586,17 +591,7 @@ pub(crate) async fn federated_scim(
     let (client, _) = clients::create(store, id, Some(federation(&keys.url)))
         .await
         .expect("federated client");
-    let reply = token_request(
-        root,
-        &[
-            CC,
-            ("client_id", &client.id),
-            ("client_assertion_type", JWT_BEARER),
-            ("client_assertion", &key.sign(&entra_claims())),
-        ],
-        None,
-    )
-    .await;
+    let reply = present_assertion(root, &client.id, &key.sign(&entra_claims())).await;
     Scim::new(tenant_url, Some(&access_token(&reply)))
 }
 
