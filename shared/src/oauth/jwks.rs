@@ -1,9 +1,9 @@
 //! The signing keys of federated clients' issuers (JWK Sets, RFC 7517), fetched over HTTPS and
 //! kept per URL. A key id the cached set does not hold makes the set be fetched again, and a set
-//! older than [`MAX_AGE`] is fetched again when next used; either way at most once per
-//! [`Jwks::refetch_interval`] per URL, so that a stream of assertions with made-up key ids
-//! cannot make the service hammer the issuer. A cached key still answers while the issuer
-//! cannot be reached.
+//! older than [`MAX_AGE`] is fetched again when next used; either way at most once per refetch
+//! interval ([`REFETCH_INTERVAL`] on a host) per URL, so that a stream of assertions with
+//! made-up key ids cannot make the service hammer the issuer. A cached key still answers while
+//! the issuer cannot be reached.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -72,11 +72,6 @@ impl Jwks {
             sets: Mutex::new(HashMap::new()),
             attempts: Mutex::new(HashMap::new()),
         }
-    }
-
-    /// The shortest time between two fetches of one URL for an unknown key id.
-    pub fn refetch_interval(&self) -> Duration {
-        self.refetch_interval
     }
 
     /// The key `kid` of the set at `url`.
