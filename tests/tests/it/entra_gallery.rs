@@ -1121,12 +1121,15 @@ scenario!(
 );
 
 /// Every test at once, with the names of one `Init`, as one run of the Logic App: its three
-/// child workflows in parallel and every test of each in parallel.
+/// child workflows in parallel and every test of each in parallel, but the two pagination tests
+/// after the others. Microsoft's run interleaves them too, and then their outcome depends on
+/// whether another test deletes a user between two pages (`totalResults` drops, and the next
+/// page's `startIndex` is not the one the test computed), which says nothing of the server.
 pub(crate) async fn every_test(scim: &Scim) -> Report {
     use Category::{Mandatory, Optional};
     let init = Init::new();
     let i = &init;
-    let (a, b, c, d, e, f, g, h, j, k, l, m, n, o, p, q, r, s, t, u, v, w) = tokio::join!(
+    let (a, b, c, d, e, f, g, h, j, k, l, m, n, o, p, q, r, u, v, w) = tokio::join!(
         create_user(scim, i),
         update_user(scim, i),
         disable_user(scim, i),
@@ -1144,11 +1147,13 @@ pub(crate) async fn every_test(scim: &Scim) -> Report {
         scim_group_create(scim, i),
         scim_user_update(scim, i),
         scim_group_update(scim, i),
-        scim_user_pagination(scim, i),
-        scim_group_pagination(scim, i),
         pod_user(scim, i),
         pod_group(scim, i),
         restore_group(scim, i),
+    );
+    let (s, t) = tokio::join!(
+        scim_user_pagination(scim, i),
+        scim_group_pagination(scim, i)
     );
     Report {
         results: vec![
@@ -2533,12 +2538,14 @@ async fn the_local_server_passes_every_test_of_the_logic_app() {
     );
 }
 
-/// Two runs of the validation at once against one tenant: their names never meet, and neither
-/// run sees the other's resources as its own.
+/// Two runs of the validation at once against two tenants of one server: neither sees the
+/// other's resources. (Two on one tenant would page through each other's deletions: see
+/// [`every_test`].)
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn two_runs_at_once_on_one_tenant_both_pass() {
+async fn two_runs_at_once_on_two_tenants_both_pass() {
     let srv = TestServer::start().await;
-    let (a, b) = tokio::join!(every_test(&srv.client), every_test(&srv.client));
+    let second = srv.tenant("second-run").await;
+    let (a, b) = tokio::join!(every_test(&srv.client), every_test(&second));
     for report in [a, b] {
         report.verdict().unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(
