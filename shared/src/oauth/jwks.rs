@@ -6,7 +6,7 @@
 //! the issuer cannot be reached.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use jsonwebtoken::jwk::{Jwk, JwkSet};
@@ -42,7 +42,9 @@ struct Cached {
 /// The key sets, by URL, and when each URL was last fetched.
 #[derive(Debug)]
 pub struct Jwks {
-    http: reqwest::Client,
+    /// Built on the first fetch, not when a host starts (a Lambda sandbox's init stays free of
+    /// TLS set-up).
+    http: OnceLock<Result<reqwest::Client, String>>,
     refetch_interval: Duration,
     allow_loopback_http: bool,
     sets: Mutex<HashMap<String, Cached>>,
@@ -60,13 +62,8 @@ impl Jwks {
     /// A cache that fetches a URL again at most once per `refetch_interval`, and fetches plain
     /// HTTP from a loopback address only if `allow_loopback_http`.
     pub fn new(refetch_interval: Duration, allow_loopback_http: bool) -> Self {
-        let http = reqwest::Client::builder()
-            .timeout(FETCH_TIMEOUT)
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .unwrap_or_default();
         Jwks {
-            http,
+            http: OnceLock::new(),
             refetch_interval,
             allow_loopback_http,
             sets: Mutex::new(HashMap::new()),
@@ -144,8 +141,19 @@ impl Jwks {
             url: url.to_string(),
             reason,
         };
-        let mut response = self
+        // No default client as a fallback: it would follow redirects.
+        let http = self
             .http
+            .get_or_init(|| {
+                reqwest::Client::builder()
+                    .timeout(FETCH_TIMEOUT)
+                    .redirect(reqwest::redirect::Policy::none())
+                    .build()
+                    .map_err(|e| e.to_string())
+            })
+            .as_ref()
+            .map_err(|e| failed(format!("no HTTP client: {e}")))?;
+        let mut response = http
             .get(url)
             .header("accept", "application/json")
             .send()

@@ -8,8 +8,6 @@
 //! names its tenant: `{tenant}.{random}`. Each carries a copy of the tenant's settings, as a
 //! Secret Token's item does, so that authorizing an access token is one read.
 
-use base64::Engine as _;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::{Deserialize, Serialize};
 use subtle::ConstantTimeEq;
 
@@ -226,15 +224,8 @@ pub fn tenant_of(client_id: &str) -> Option<&str> {
     (!tenant.is_empty() && !rest.is_empty() && client_id.len() <= 128).then_some(tenant)
 }
 
-fn random(bytes: usize) -> Result<String, ClientError> {
-    let mut buf = vec![0u8; bytes];
-    getrandom::fill(&mut buf).map_err(|e| TenantError::Random(e.to_string()))?;
-    Ok(URL_SAFE_NO_PAD.encode(buf))
-}
-
 fn new_secret() -> Result<(String, StoredSecret), ClientError> {
-    let secret = format!("{SECRET_PREFIX}{}", random(32)?);
-    let hash = token_hash(&secret);
+    let (secret, hash) = tenant::new_secret(SECRET_PREFIX)?;
     let stored = StoredSecret {
         id: hash[..12].to_string(),
         hash,
@@ -274,7 +265,7 @@ pub async fn create(
         }
     };
     let client = Client {
-        id: format!("{tenant_id}.{}", random(16)?),
+        id: format!("{tenant_id}.{}", tenant::random_text(16)?),
         tenant: tenant_id.to_string(),
         created: clock::format(clock::now()),
         federation,

@@ -152,6 +152,21 @@ pub struct TokenInfo {
     pub created: String,
 }
 
+/// `n` random bytes of the operating system's CSPRNG, base64url-encoded.
+pub(crate) fn random_text(n: usize) -> Result<String, TenantError> {
+    let mut buf = vec![0u8; n];
+    getrandom::fill(&mut buf).map_err(|e| TenantError::Random(e.to_string()))?;
+    Ok(URL_SAFE_NO_PAD.encode(buf))
+}
+
+/// A new secret (a Secret Token or an OAuth client secret): `prefix` and 256 random bits, and
+/// its SHA-256, the only form in which it is stored.
+pub(crate) fn new_secret(prefix: &str) -> Result<(String, String), TenantError> {
+    let secret = format!("{prefix}{}", random_text(32)?);
+    let hash = token_hash(&secret);
+    Ok((secret, hash))
+}
+
 /// The SHA-256 of a token, hex encoded: the key under which it is stored.
 pub fn token_hash(token: &str) -> String {
     let digest = Sha256::digest(token.as_bytes());
@@ -303,10 +318,7 @@ pub async fn issue_token(
     if list_tokens(store, tenant).await?.len() >= MAX_TOKENS_PER_TENANT {
         return Err(TenantError::TooManyTokens(tenant.to_string()));
     }
-    let mut secret = [0u8; 32];
-    getrandom::fill(&mut secret).map_err(|e| TenantError::Random(e.to_string()))?;
-    let token = format!("{TOKEN_PREFIX}{}", URL_SAFE_NO_PAD.encode(secret));
-    let hash = token_hash(&token);
+    let (token, hash) = new_secret(TOKEN_PREFIX)?;
     let info = TokenInfo {
         id: hash[..12].to_string(),
         tenant: tenant.to_string(),
